@@ -155,6 +155,11 @@ class Inputs:
         check_rank(name, a, rank)
         return a
 
+    def out_dtype(self, name: str):
+        """Dtype of an output that PROTOCOL.md's table leaves open: the float dtype this input arrived
+        in (float64 -> float64, else float32). The value is still the float32 result, widened exactly."""
+        return F64 if self.arr(name).dtype == np.dtype(F64) else F32
+
     def int32(self, name: str, rank: int | None = None) -> np.ndarray:
         a = self.arr(name)
         if a.dtype != np.dtype(I32):
@@ -215,8 +220,10 @@ _MISSING = object()
 class Attrs:
     def __init__(self, raw: dict):
         self.raw = raw
+        self.seen: set[str] = set()
 
     def _get(self, name: str, default: Any) -> Any:
+        self.seen.add(name)
         v = self.raw.get(name, _MISSING)
         if v is _MISSING or v is None:
             if default is _MISSING:
@@ -265,6 +272,7 @@ class Attrs:
         return out
 
     def optional_int(self, name: str) -> int | None:
+        self.seen.add(name)
         if self.raw.get(name) is None:
             return None
         return self.int(name)

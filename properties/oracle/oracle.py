@@ -1,0 +1,106 @@
+#!/usr/bin/env python3
+"""ohem-ref Python oracle: a JSON-lines server speaking PROTOCOL.md (protocol 1).
+
+Written from /work/shared/SPEC.md and /work/shared/PROTOCOL.md only, independently of the
+TypeScript reference (see README.md in this folder). Run from the repository root:
+
+    python3 properties/oracle/oracle.py
+
+One request per stdin line, one response per stdout line, in order, flushed after each line.
+Logs go to stderr. EOF: exit 0. No request, however malformed, stops the loop.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import traceback
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+from codec import Attrs, Inputs, OracleError, encode_tensor  # noqa: E402
+from ops import OPS  # noqa: E402
+
+NAME = "ohem-ref-python-oracle"
+VERSION = "1"
+PROTOCOL = 1
+
+
+def log(msg: str) -> None:
+    print(f"[oracle] {msg}", file=sys.stderr, flush=True)
+
+
+def _reject_constant(name: str):
+    # bare NaN / Infinity literals are not JSON; non-finite values travel as strings
+    raise ValueError(f"{name} is not valid JSON")
+
+
+def handle_line(line: bytes) -> dict:
+    """One request line -> one response object. Never raises."""
+    req_id = None
+    try:
+        try:
+            text = line.decode("utf-8")
+            req = json.loads(text, parse_constant=_reject_constant)
+        except (UnicodeDecodeError, ValueError) as e:
+            raise OracleError("bad_request", f"the line is not valid JSON: {e}") from None
+        if not isinstance(req, dict):
+            raise OracleError("bad_request", "the request must be a JSON object")
+        req_id = req.get("id")
+        op = req.get("op")
+        if op is None:
+            raise OracleError("bad_request", "the request has no 'op'")
+        if not isinstance(op, str):
+            raise OracleError("bad_request", "'op' must be a string")
+        attrs = req.get("attrs", {})
+        inputs = req.get("inputs", {})
+        if attrs is None:
+            attrs = {}
+        if inputs is None:
+            inputs = {}
+        if not isinstance(attrs, dict):
+            raise OracleError("bad_request", "'attrs' must be an object")
+        if not isinstance(inputs, dict):
+            raise OracleError("bad_request", "'inputs' must be an object")
+        if op == "describe":
+            return {"id": req_id, "outputs": {},
+                    "info": {"name": NAME, "version": VERSION, "protocol": PROTOCOL,
+                             "ops": list(OPS)}}
+        fn = OPS.get(op)
+        if fn is None:
+            raise OracleError("unknown_op", f"op '{op}' is not implemented by this oracle")
+        ins, ats = Inputs(inputs), Attrs(attrs)
+        outputs = fn(ats, ins)
+        # names the op does not know are ignored (PROTOCOL.md: additions are fine), but logged
+        unused = sorted(set(inputs) - set(ins.cache)) + sorted(set(attrs) - ats.seen)
+        if unused:
+            log(f"id={req_id!r} op={op}: ignored inputs/attrs {unused}")
+        return {"id": req_id, "outputs": {k: encode_tensor(v) for k, v in outputs.items()}}
+    except OracleError as e:
+        return {"id": req_id, "error": {"code": e.code, "message": e.message}}
+    except Exception as e:  # a bug of the oracle: answer 'internal', keep serving
+        log(traceback.format_exc())
+        return {"id": req_id, "error": {"code": "internal", "message": f"{type(e).__name__}: {e}"}}
+
+
+def main() -> int:
+    stdin = sys.stdin.buffer
+    stdout = sys.stdout
+    while True:
+        line = stdin.readline()
+        if not line:
+            return 0
+        resp = handle_line(line.rstrip(b"\r\n"))
+        try:
+            out = json.dumps(resp, separators=(",", ":"), allow_nan=False)
+        except (TypeError, ValueError) as e:
+            out = json.dumps({"id": None if not isinstance(resp.get("id"), (str, int, float))
+                              else resp.get("id"),
+                              "error": {"code": "internal", "message": f"unserialisable response: {e}"}})
+        stdout.write(out + "\n")
+        stdout.flush()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,4 @@
+/** ohem-ref: a golden reference of Online Hard Example Mining. See README.md and docs/semantics.md. */
+export * from './core/index.js';
+export * from './ops/index.js';
+export * as protocol from './protocol/index.js';

@@ -1,0 +1,7 @@
+export * from './roiPool.js';
+export * from './linear.js';
+export * from './activations.js';
+export * from './losses.js';
+export * from './nms.js';
+export * from './topK.js';
+export * from './sgd.js';

@@ -1,0 +1,183 @@
+/**
+ * InnerProduct (SPEC §8.1): y = x·Wᵀ + b with W of shape (M, K) (out, in), and its backward.
+ *
+ * The one kernel is `matmulNT`: C[p, s] = Σ_q A[p, q]·B[s, q], both operands row-major with the
+ * reduction axis contiguous. It is register-blocked 4×4 (16 float64 accumulators, 8 loads per
+ * 16 multiply-adds) over packed panels and cache-blocked over q, which is what makes plain JS reach ~4 GFLOP/s on one
+ * core here (GPUJS.md's table), about 3–4× a naive triple loop. Accumulation is float64 and the
+ * result is stored once as float32 (DESIGN.md); Caffe's cuBLAS sums in float32 in an unspecified
+ * order, so a port is compared with a tolerance that scales with Σ|x·w| (see properties).
+ */
+import * as E from 'fp-ts/lib/Either.js';
+import {
+  type Result,
+  type Tensor,
+  adoptTensor,
+  checkTensor,
+  checkFinite,
+  firstLeft,
+  valueError,
+} from '../core/index.js';
+
+type Num = ArrayLike<number>;
+
+/** Reduction-axis block: a packed 4-row panel of A and the packed panels of B for one block stay in cache. */
+const KB = 256;
+
+/**
+ * C = A·Bᵀ (+ bias per column s) with A [P, Q], B [S, Q], C [P, S] float32, float64 sums.
+ *
+ * Per block of the reduction axis, B's rows are packed four at a time into interleaved panels
+ * (b0[q], b1[q], b2[q], b3[q], …) and A's rows likewise, so the 4×4 inner loop reads two
+ * sequential streams instead of eight strided ones. `acc` keeps every partial sum in float64.
+ */
+export const matmulNT = (a: Num, b: Num, P: number, Q: number, S: number, bias?: Num): Float32Array => {
+  const acc = new Float64Array(P * S);
+  if (bias) for (let p = 0; p < P; p++) for (let s = 0; s < S; s++) acc[p * S + s] = bias[s];
+  const P4 = P - (P % 4);
+  const S4 = S - (S % 4);
+  const pa = new Float64Array(4 * KB);
+  const pb = new Float64Array(S4 * KB);
+  for (let q0 = 0; q0 < Q; q0 += KB) {
+    const q1 = Math.min(Q, q0 + KB);
+    const L = q1 - q0;
+    for (let s = 0; s < S4; s += 4) {
+      const base = s * KB;
+      const b0 = s * Q + q0, b1 = b0 + Q, b2 = b1 + Q, b3 = b2 + Q;
+      for (let q = 0, j = base; q < L; q++, j += 4) {
+        pb[j] = b[b0 + q]; pb[j + 1] = b[b1 + q]; pb[j + 2] = b[b2 + q]; pb[j + 3] = b[b3 + q];
+      }
+    }
+    for (let p = 0; p < P4; p += 4) {
+      const a0 = p * Q + q0, a1 = a0 + Q, a2 = a1 + Q, a3 = a2 + Q;
+      for (let q = 0, i = 0; q < L; q++, i += 4) {
+        pa[i] = a[a0 + q]; pa[i + 1] = a[a1 + q]; pa[i + 2] = a[a2 + q]; pa[i + 3] = a[a3 + q];
+      }
+      for (let s = 0; s < S4; s += 4) {
+        let c00 = 0, c01 = 0, c02 = 0, c03 = 0;
+        let c10 = 0, c11 = 0, c12 = 0, c13 = 0;
+        let c20 = 0, c21 = 0, c22 = 0, c23 = 0;
+        let c30 = 0, c31 = 0, c32 = 0, c33 = 0;
+        for (let q = 0, i = 0, j = s * KB; q < L; q++, i += 4, j += 4) {
+          const x0 = pa[i], x1 = pa[i + 1], x2 = pa[i + 2], x3 = pa[i + 3];
+          const w0 = pb[j], w1 = pb[j + 1], w2 = pb[j + 2], w3 = pb[j + 3];
+          c00 += x0 * w0; c01 += x0 * w1; c02 += x0 * w2; c03 += x0 * w3;
+          c10 += x1 * w0; c11 += x1 * w1; c12 += x1 * w2; c13 += x1 * w3;
+          c20 += x2 * w0; c21 += x2 * w1; c22 += x2 * w2; c23 += x2 * w3;
+          c30 += x3 * w0; c31 += x3 * w1; c32 += x3 * w2; c33 += x3 * w3;
+        }
+        let o = p * S + s;
+        acc[o] += c00; acc[o + 1] += c01; acc[o + 2] += c02; acc[o + 3] += c03; o += S;
+        acc[o] += c10; acc[o + 1] += c11; acc[o + 2] += c12; acc[o + 3] += c13; o += S;
+        acc[o] += c20; acc[o + 1] += c21; acc[o + 2] += c22; acc[o + 3] += c23; o += S;
+        acc[o] += c30; acc[o + 1] += c31; acc[o + 2] += c32; acc[o + 3] += c33;
+      }
+      // Leftover columns s ∈ [S4, S): 4 rows × 1 column.
+      for (let s = S4; s < S; s++) {
+        const bs = s * Q + q0;
+        let c0 = 0, c1 = 0, c2 = 0, c3 = 0;
+        for (let q = 0, i = 0; q < L; q++, i += 4) {
+          const w = b[bs + q];
+          c0 += pa[i] * w; c1 += pa[i + 1] * w; c2 += pa[i + 2] * w; c3 += pa[i + 3] * w;
+        }
+        acc[p * S + s] += c0; acc[(p + 1) * S + s] += c1; acc[(p + 2) * S + s] += c2; acc[(p + 3) * S + s] += c3;
+      }
+    }
+    // Leftover rows p ∈ [P4, P): 1 row × every column.
+    for (let p = P4; p < P; p++) {
+      const ap = p * Q + q0;
+      for (let s = 0; s < S; s++) {
+        const bs = s * Q + q0;
+        let c = 0;
+        for (let q = 0; q < L; q++) c += a[ap + q] * b[bs + q];
+        acc[p * S + s] += c;
+      }
+    }
+  }
+  return Float32Array.from(acc);
+};
+
+/** Row-major transpose of an [rows, cols] matrix (the backward needs its reduction axes contiguous). */
+export const transpose = (a: Num, rows: number, cols: number): Float32Array => {
+  const out = new Float32Array(rows * cols);
+  const TB = 32;
+  for (let i0 = 0; i0 < rows; i0 += TB)
+    for (let j0 = 0; j0 < cols; j0 += TB) {
+      const i1 = Math.min(rows, i0 + TB);
+      const j1 = Math.min(cols, j0 + TB);
+      for (let i = i0; i < i1; i++) for (let j = j0; j < j1; j++) out[j * rows + i] = a[i * cols + j];
+    }
+  return out;
+};
+
+/** A float32 output that overflowed although its inputs were finite is an error, not a silent Inf/NaN. */
+const finiteOutput = (name: string, t: Tensor<'float32'>): Result<Tensor<'float32'>> => {
+  const d = t.data;
+  for (let i = 0; i < d.length; i++)
+    if (!Number.isFinite(d[i])) return E.left(valueError(name, `element ${i} overflowed float32 (${d[i]}) from finite inputs`));
+  return E.right(t);
+};
+
+const F = ['float32', 'float64'] as const;
+
+/** y = x·Wᵀ + b (SPEC §8.1). x [R, K], w [M, K], b [M] → y [R, M] float32. */
+export const linear = (inputs: {
+  readonly x: Tensor;
+  readonly w: Tensor;
+  readonly b: Tensor;
+}): Result<{ readonly y: Tensor<'float32'> }> => {
+  const env = new Map<string, number>();
+  const bad = firstLeft(
+    checkTensor('x', inputs.x, ['R', 'K'], F, env),
+    checkTensor('w', inputs.w, ['M', 'K'], F, env),
+    checkTensor('b', inputs.b, ['M'], F, env),
+  );
+  if (E.isLeft(bad)) return bad;
+  const fin = firstLeft(checkFinite('x', inputs.x), checkFinite('w', inputs.w), checkFinite('b', inputs.b));
+  if (E.isLeft(fin)) return fin;
+  const R = env.get('R')!, K = env.get('K')!, M = env.get('M')!;
+  const y = adoptTensor('float32', [R, M], matmulNT(f32(inputs.x.data), f32(inputs.w.data), R, K, M, f32(inputs.b.data)));
+  return E.map((t: Tensor<'float32'>) => ({ y: t }))(finiteOutput('y', y));
+};
+
+/**
+ * Backward of `linear` for dy [R, M] (SPEC §8.1): dx = dy·W [R, K], dW = dyᵀ·x [M, K],
+ * db = Σ_r dy [M]. These are one pass's gradients; Caffe accumulates them into the param diff
+ * (beta = 1) across sharers and iter_size — the caller sums, this function does not.
+ */
+export const linearBackward = (inputs: {
+  readonly x: Tensor;
+  readonly w: Tensor;
+  readonly dy: Tensor;
+}): Result<{ readonly dx: Tensor<'float32'>; readonly dw: Tensor<'float32'>; readonly db: Tensor<'float32'> }> => {
+  const env = new Map<string, number>();
+  const bad = firstLeft(
+    checkTensor('x', inputs.x, ['R', 'K'], F, env),
+    checkTensor('w', inputs.w, ['M', 'K'], F, env),
+    checkTensor('dy', inputs.dy, ['R', 'M'], F, env),
+  );
+  if (E.isLeft(bad)) return bad;
+  const fin = firstLeft(checkFinite('x', inputs.x), checkFinite('w', inputs.w), checkFinite('dy', inputs.dy));
+  if (E.isLeft(fin)) return fin;
+  const R = env.get('R')!, K = env.get('K')!, M = env.get('M')!;
+  const x = f32(inputs.x.data), w = f32(inputs.w.data), dy = f32(inputs.dy.data);
+  const dyT = transpose(dy, R, M); // [M, R]
+  const dx = adoptTensor('float32', [R, K], matmulNT(dy, transpose(w, M, K), R, M, K));
+  const dw = adoptTensor('float32', [M, K], matmulNT(dyT, transpose(x, R, K), M, R, K));
+  const dbAcc = new Float64Array(M);
+  for (let m = 0; m < M; m++) {
+    let s = 0;
+    for (let r = 0; r < R; r++) s += dyT[m * R + r];
+    dbAcc[m] = s;
+  }
+  const db = adoptTensor('float32', [M], Float32Array.from(dbAcc));
+  for (const [name, t] of [['dx', dx], ['dw', dw], ['db', db]] as const) {
+    const ok = finiteOutput(name, t);
+    if (E.isLeft(ok)) return ok;
+  }
+  return E.right({ dx, dw, db });
+};
+
+/** float64 inputs are rounded to float32 storage first (Caffe's blobs are float32). */
+const f32 = (d: ArrayLike<number>): ArrayLike<number> => (d instanceof Float32Array ? d : Float32Array.from(d));
+

@@ -1,0 +1,112 @@
+/**
+ * A client for anything that speaks PROTOCOL.md over a child process's stdin/stdout: the Python
+ * oracle, `ohem-ref serve`, or a port under test. Requests are answered in order; a port that
+ * hangs, dies or writes garbage yields an outcome value, never a thrown error or a hang.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import * as readline from 'node:readline';
+
+export type Outcome =
+  | { readonly kind: 'ok'; readonly response: Record<string, unknown> }
+  | { readonly kind: 'timeout'; readonly ms: number }
+  | { readonly kind: 'exited'; readonly code: number | null; readonly signal: string | null; readonly stderr: string }
+  | { readonly kind: 'garbage'; readonly line: string };
+
+export interface PortClient {
+  request(req: Record<string, unknown>): Promise<Outcome>;
+  /** Sends one raw line (it need not be JSON: for testing a port's handling of garbage). */
+  requestLine(line: string): Promise<Outcome>;
+  /** Closes stdin and waits for the process to end (kills it after `graceMs`). */
+  close(graceMs?: number): Promise<void>;
+  readonly alive: () => boolean;
+  readonly command: string;
+}
+
+export interface SpawnOptions {
+  readonly timeoutMs?: number;
+  readonly cwd?: string;
+  readonly env?: NodeJS.ProcessEnv;
+}
+
+const STDERR_KEEP = 8192;
+
+export const spawnPort = (command: string, options: SpawnOptions = {}): PortClient => {
+  const timeoutMs = options.timeoutMs ?? 30_000;
+  const child: ChildProcess = spawn(command, {
+    shell: true,
+    cwd: options.cwd,
+    env: options.env ?? process.env,
+    stdio: ['pipe', 'pipe', 'pipe'],
+  });
+  let stderr = '';
+  let exited: { code: number | null; signal: string | null } | null = null;
+  const pending: Array<(o: Outcome) => void> = [];
+  child.stderr!.setEncoding('utf8');
+  child.stderr!.on('data', (s: string) => {
+    stderr = (stderr + s).slice(-STDERR_KEEP);
+  });
+  child.stdin!.on('error', () => undefined); // EPIPE after a crash: reported through 'exit'
+  const rl = readline.createInterface({ input: child.stdout!, crlfDelay: Infinity, terminal: false });
+  rl.on('line', (line) => {
+    const resolve = pending.shift();
+    if (!resolve) return; // an unsolicited line: ignored
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(line);
+    } catch {
+      resolve({ kind: 'garbage', line: line.slice(0, 500) });
+      return;
+    }
+    if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) resolve({ kind: 'garbage', line: line.slice(0, 500) });
+    else resolve({ kind: 'ok', response: parsed as Record<string, unknown> });
+  });
+  const onExit = (code: number | null, signal: NodeJS.Signals | null) => {
+    exited = { code, signal };
+    // Give readline a tick to deliver lines written just before the exit.
+    setImmediate(() => {
+      while (pending.length) pending.shift()!({ kind: 'exited', code, signal, stderr });
+    });
+  };
+  child.on('exit', onExit);
+  child.on('error', (e) => {
+    stderr += `\n${e.message}`;
+    if (!exited) onExit(null, null);
+  });
+
+  const requestLine = (line: string): Promise<Outcome> =>
+    new Promise((resolve) => {
+      if (exited) {
+        resolve({ kind: 'exited', code: exited.code, signal: exited.signal, stderr });
+        return;
+      }
+      let done = false;
+      const timer = setTimeout(() => {
+        if (done) return;
+        done = true;
+        // The answer stream is now out of step: this port must be restarted.
+        child.kill('SIGKILL');
+        resolve({ kind: 'timeout', ms: timeoutMs });
+      }, timeoutMs);
+      pending.push((o) => {
+        if (done) return;
+        done = true;
+        clearTimeout(timer);
+        resolve(o);
+      });
+      child.stdin!.write(line.replace(/\n/g, ' ') + '\n');
+    });
+  const request = (req: Record<string, unknown>): Promise<Outcome> => requestLine(JSON.stringify(req));
+
+  const close = (graceMs = 2000): Promise<void> =>
+    new Promise((resolve) => {
+      if (exited) return resolve();
+      const t = setTimeout(() => child.kill('SIGKILL'), graceMs);
+      child.once('exit', () => {
+        clearTimeout(t);
+        resolve();
+      });
+      child.stdin!.end();
+    });
+
+  return { request, requestLine, close, alive: () => exited === null, command };
+};
