@@ -15,11 +15,13 @@ import * as roi from './arbitraries/roiPool.js';
 import * as nms from './arbitraries/nms.js';
 import * as elementwise from './arbitraries/elementwise.js';
 import * as lin from './arbitraries/linear.js';
+import * as mining from './arbitraries/mining.js';
+import * as step from './arbitraries/ohemStep.js';
 
 type Req = { op: string; attrs: Record<string, unknown>; inputs: Record<string, unknown> };
 type Module = { requests: Record<string, fc.Arbitrary<Req>>; tolerances: Record<string, Record<string, Tolerance>> };
 
-const MODULES: Module[] = [roi, nms, elementwise, lin] as unknown as Module[];
+const MODULES: Module[] = [roi, nms, elementwise, lin, mining, step] as unknown as Module[];
 const CASES = Number(process.env.DIFF_RUNS ?? 200);
 
 const oracle = startOracle();

@@ -7,7 +7,6 @@ sentence that names the offending input or attr.
 
 from __future__ import annotations
 
-import base64
 import binascii
 import math
 from typing import Any
@@ -67,14 +66,15 @@ def decode_tensor(name: str, t: Any) -> np.ndarray:
         if not isinstance(b64, str):
             raise invalid(f"input '{name}' b64 must be a base64 string")
         try:
-            raw = base64.b64decode(b64, validate=True)
+            # = base64.b64decode(b64, validate=True), without its str -> bytes copy
+            raw = binascii.a2b_base64(b64, strict_mode=True)
         except (binascii.Error, ValueError):
             raise invalid(f"input '{name}' b64 is not valid base64") from None
         if len(raw) != count * np_dtype.itemsize:
             raise invalid(
                 f"input '{name}' b64 holds {len(raw)} bytes; shape {shape} of {dtype} needs "
                 f"{count * np_dtype.itemsize}")
-        arr = np.frombuffer(raw, dtype=np_dtype).copy()
+        arr = np.frombuffer(raw, dtype=np_dtype)  # read-only: no op writes into its inputs
     else:
         data = t["data"]
         if not isinstance(data, list):
@@ -110,13 +110,14 @@ def decode_tensor(name: str, t: Any) -> np.ndarray:
 
 
 def encode_tensor(arr: np.ndarray) -> dict:
-    """numpy array -> wire tensor with exact bits (b64, little-endian), dtype and shape."""
+    """numpy array -> wire tensor with exact bits (b64, little-endian), dtype and shape.
+    The b64 value is ASCII bytes (oracle.py writes it into the response line as is)."""
     arr = np.asarray(arr)
     for wire, dt in WIRE_DTYPES.items():
         if arr.dtype == dt.newbyteorder("="):
-            raw = np.ascontiguousarray(arr, dtype=dt).tobytes()
+            raw = np.ascontiguousarray(arr, dtype=dt)
             return {"dtype": wire, "shape": [int(d) for d in arr.shape],
-                    "b64": base64.b64encode(raw).decode("ascii")}
+                    "b64": binascii.b2a_base64(raw.reshape(-1).view(np.uint8), newline=False)}
     raise OracleError("internal", f"output of dtype {arr.dtype} has no wire dtype")
 
 
@@ -145,7 +146,7 @@ class Inputs:
         if a.dtype.kind != "f":
             raise invalid(f"input '{name}' must be float32 or float64, got int32")
         check_rank(name, a, rank)
-        return a.astype(F32)
+        return a.astype(F32, copy=False)  # the decoded array itself when it is float32 (never mutated)
 
     def float_keep(self, name: str, rank: int | None = None) -> np.ndarray:
         """A float input that keeps its dtype (float32 or float64)."""
@@ -270,6 +271,19 @@ class Attrs:
                 raise invalid(f"attr '{name}' must be a list of {length} non-negative integers, got {v!r}")
             out.append(d)
         return out
+
+    def bool(self, name: str, default: Any = _MISSING) -> bool:
+        v = self._get(name, default)
+        if not isinstance(v, bool):
+            raise invalid(f"attr '{name}' must be true or false, got {v!r}")
+        return v
+
+    def optional_float(self, name: str) -> float | None:
+        """A number, or None when the attr is absent or null."""
+        self.seen.add(name)
+        if self.raw.get(name) is None:
+            return None
+        return self.float(name)
 
     def optional_int(self, name: str) -> int | None:
         self.seen.add(name)

@@ -84,21 +84,42 @@ def handle_line(line: bytes) -> dict:
         return {"id": req_id, "error": {"code": "internal", "message": f"{type(e).__name__}: {e}"}}
 
 
+def _dumps(obj) -> bytes:
+    return json.dumps(obj, separators=(",", ":"), allow_nan=False).encode("utf-8")
+
+
+def response_parts(resp: dict) -> list[bytes]:
+    """The response line as byte pieces. A success is written piecewise, each tensor's b64 bytes
+    as they are (pure base64: nothing to escape), so a large output is never re-scanned by the
+    JSON encoder nor copied into one string; the line is the same JSON json.dumps would write."""
+    if "outputs" not in resp or not resp["outputs"]:
+        return [_dumps(resp), b"\n"]
+    parts = [b'{"id":', _dumps(resp["id"]), b',"outputs":{']
+    for i, (name, t) in enumerate(resp["outputs"].items()):
+        parts.append((b"," if i else b"") + _dumps(name) + b':{"dtype":' + _dumps(t["dtype"])
+                     + b',"shape":' + _dumps(t["shape"]) + b',"b64":"')
+        parts.append(t["b64"])
+        parts.append(b'"}')
+    parts.append(b"}}\n")
+    return parts
+
+
 def main() -> int:
     stdin = sys.stdin.buffer
-    stdout = sys.stdout
+    stdout = sys.stdout.buffer
     while True:
         line = stdin.readline()
         if not line:
             return 0
-        resp = handle_line(line.rstrip(b"\r\n"))
+        resp = handle_line(line)  # JSON allows the trailing \r\n as whitespace
         try:
-            out = json.dumps(resp, separators=(",", ":"), allow_nan=False)
+            parts = response_parts(resp)
         except (TypeError, ValueError) as e:
-            out = json.dumps({"id": None if not isinstance(resp.get("id"), (str, int, float))
-                              else resp.get("id"),
-                              "error": {"code": "internal", "message": f"unserialisable response: {e}"}})
-        stdout.write(out + "\n")
+            parts = [_dumps({"id": None if not isinstance(resp.get("id"), (str, int, float))
+                             else resp.get("id"),
+                             "error": {"code": "internal", "message": f"unserialisable response: {e}"}}), b"\n"]
+        for p in parts:
+            stdout.write(p)
         stdout.flush()
 
 

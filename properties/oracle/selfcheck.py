@@ -53,6 +53,11 @@ class Oracle:
         assert "error" in resp, resp
         return resp["error"]["code"]
 
+    def errm(self, op, inputs, attrs=None) -> tuple[str, str]:
+        resp = self.call(op, inputs, attrs)
+        assert "error" in resp, resp
+        return resp["error"]["code"], resp["error"]["message"]
+
     def close(self):
         self.p.stdin.close()
         assert self.p.wait(timeout=10) == 0
@@ -357,9 +362,503 @@ def main() -> int:
     r = o.raw('{"id":1,"op":"relu","inputs":{"x":{"dtype":"float32","shape":[],"data":["-Infinity"]}}}')
     assert r["outputs"]["y"]["shape"] == [] and dec(r["outputs"]["y"]).tolist() == 0.0
 
+    check_pool_specials(o)
+    check_roi_loss(o)
+    check_select(o)
+    check_step(o)
+
     o.close()
     print(f"selfcheck: all {o.n} oracle calls and checks passed", file=sys.stderr)
     return 0
+
+
+# ---------------------------------------------------------------- RoI pooling: special values
+
+def check_pool_specials(o: Oracle) -> None:
+    """NaN, ±inf, -0.0, -FLT_MAX in the windows, an all-NaN map, a window of 40000 cells and R = 0,
+    the vectorised roi_pool / roi_pool_backward against the literal kernels, bit for bit."""
+    rng = np.random.default_rng(7)
+    for trial in range(8):
+        N, C, H, W = 2, 4, int(rng.integers(3, 20)), int(rng.integers(3, 20))
+        PH, PW = int(rng.integers(1, 5)), int(rng.integers(1, 5))
+        feats = rng.integers(-2, 3, size=(N, C, H, W)).astype(F32)
+        special = rng.choice(np.array([np.nan, -np.inf, np.inf, -0.0, -FLT_MAX], F32), size=feats.shape)
+        pick = rng.random(feats.shape) < 0.35
+        feats[pick] = special[pick]
+        if trial == 0:
+            feats[:] = np.nan  # every bin: -FLT_MAX, argmax -1
+        if trial == 1:
+            feats[:] = np.where(rng.random(feats.shape) < 0.5, F32(-np.inf), F32(-FLT_MAX))
+        R = 8
+        rois = np.zeros((R, 5), F32)
+        rois[:, 0] = rng.integers(0, N, R)
+        xs = np.sort(rng.uniform(-3, W + 3, (R, 2)), axis=1)
+        ys = np.sort(rng.uniform(-3, H + 3, (R, 2)), axis=1)
+        rois[:, 1], rois[:, 3], rois[:, 2], rois[:, 4] = xs[:, 0], xs[:, 1], ys[:, 0], ys[:, 1]
+        attrs = {"pooled_h": PH, "pooled_w": PW, "spatial_scale": 1.0}
+        out = o.ok("roi_pool", {"features": feats, "rois": rois}, attrs)
+        lt, la = literal_roi_pool(feats, rois, PH, PW, 1.0)
+        assert bits_equal(out["top"], lt) and bits_equal(out["argmax"], la), trial
+        if trial == 0:
+            assert np.all(la == -1) and np.all((lt == -FLT_MAX) | (lt == 0)), trial
+        tg = rng.standard_normal((R, C, PH, PW)).astype(F32)
+        ba = {**attrs, "features_shape": [N, C, H, W]}
+        gc = o.ok("roi_pool_backward", {"rois": rois, "argmax": la, "top_grad": tg}, ba)["features_grad"]
+        assert bits_equal(gc, literal_backward_caffe(rois, la, tg, (N, C, H, W), PH, PW, 1.0)), trial
+        gs = o.ok("roi_pool_backward", {"rois": rois, "argmax": la, "top_grad": tg},
+                  {**ba, "mode": "scatter"})["features_grad"]
+        assert bits_equal(gs, literal_backward_scatter(rois, la, tg, (N, C, H, W))), trial
+    # one 200 x 200 window (40000 cells: the kernel's wide position type)
+    feats = rng.standard_normal((1, 2, 200, 200)).astype(F32)
+    feats[0, 0, 150, 170] = 100
+    feats[0, 1, 199, 199] = 100
+    feats[0, 1, 199, 198] = 100  # tie: the first in row-major order wins
+    rois = np.array([[0, 0, 0, 199, 199]], F32)
+    out = o.ok("roi_pool", {"features": feats, "rois": rois}, {"pooled_h": 1, "pooled_w": 1, "spatial_scale": 1.0})
+    assert out["argmax"].ravel().tolist() == [150 * 200 + 170, 199 * 200 + 198], out["argmax"]
+    # no RoIs
+    out = o.ok("roi_pool", {"features": feats, "rois": np.zeros((0, 5), F32)}, {"pooled_h": 3, "pooled_w": 2})
+    assert out["top"].shape == (0, 2, 3, 2) and out["argmax"].shape == (0, 2, 3, 2)
+
+
+# ---------------------------------------------------------------- ohem_roi_loss (docs/mining.md §1)
+
+LN_EPS = 36.04365338911715  # -ln(2^-52), SPEC §1.2
+
+
+def literal_roi_loss(prob, labels, bb, eps=2.0 ** -52):
+    """docs/mining.md §1, one RoI and one k at a time."""
+    R = prob.shape[0]
+    cls, box = np.zeros(R), np.zeros(R)
+    for i in range(R):
+        y = int(labels[i])
+        p = F32(prob[i, y])
+        cls[i] = -math.log(eps) if eps > float(p) else -float(F32(math.log(float(p))))
+        if bb is not None and y > 0:
+            pred, tgt, win, wout = bb
+            acc = 0.0
+            for k in range(pred.shape[1]):
+                if win[i, k] != 0:
+                    x = float(F32(win[i, k] * F32(pred[i, k] - tgt[i, k])))
+                    s = 0.5 * x * x if abs(x) < 1 else abs(x) - 0.5
+                    acc = acc + float(wout[i, k]) * s
+            box[i] = acc
+    return cls, box
+
+
+def check_roi_loss(o: Oracle) -> None:
+    # the float32 branch at p = 2^-52 is fl32(ln 2^-52) correctly rounded: 36.04365158081055 (the exact
+    # value lies 0.474 ulp above it). NumPy 2's SIMD float32 log gives the next float up, 36.04365539550781
+    # (the "36.043655..." of SPEC §1.2); the oracle does not use it (see ops.roi_loss_kernel).
+    assert -math.log(2.0 ** -52) == LN_EPS and float(F32(LN_EPS)) == 36.04365158081055
+    prob = np.array([[0, 1, 0],                 # y 0: p = 0            -> clamp, double
+                     [2.0 ** -52, 0.5, 0.5],    # y 0: p = 2^-52 exactly -> float32 branch
+                     [0, 1, 0],                 # y 1: p = 1            -> -0.0
+                     [0.25, 0.5, 0.25],         # y 1: p = 0.5
+                     [2.0 ** -53, 0.5, 0.5],    # y 0: p < eps          -> clamp
+                     [1e-45, 0.5, 0.5]], F32)   # y 0: denormal         -> clamp
+    labels = np.array([0, 0, 1, 1, 0, 0], F32)
+    out = o.ok("ohem_roi_loss", {"cls_prob": prob, "labels": labels})
+    cls = out["cls_loss"]
+    assert cls.dtype == np.float64 and out["loss"].dtype == np.float64 and cls.shape == (6,)
+    assert cls[0] == LN_EPS and cls[4] == LN_EPS and cls[5] == LN_EPS, cls
+    assert cls[1] == 36.04365158081055 and cls[1] != LN_EPS, cls[1]  # = -fl32(ln 2^-52)
+    assert cls[2] == 0 and np.signbit(cls[2]), cls[2]  # -fl32(ln 1) = -0.0
+    assert cls[3] == float(F32(math.log(2))), cls[3]  # 0.6931471824645996, the float32 log
+    assert bits_equal(out["loss"], cls) and np.all(out["bbox_loss"] == 0) and not np.any(np.signbit(out["bbox_loss"]))
+    # eps attr: p == eps keeps the float32 branch, p < eps is -ln(eps) in double
+    out = o.ok("ohem_roi_loss", {"cls_prob": np.array([[0.25, 0.75], [0.2, 0.8]], F32), "labels": np.array([0, 0], F32)},
+               {"eps": 0.25})
+    assert out["cls_loss"].tolist() == [float(F32(math.log(4))), math.log(4)], out["cls_loss"]
+    assert float(F32(math.log(4))) != math.log(4)
+
+    # bbox term, hand case: K = 2, D = 8, sigma 1, strict |x| < 1, no 1/N
+    R, D = 5, 8
+    pred, tgt = np.zeros((R, D), F32), np.zeros((R, D), F32)
+    win, wout = np.zeros((R, D), F32), np.zeros((R, D), F32)
+    for i in (0, 1):  # rows 0 (y = 1) and 1 (y = 0) are the same: row 1 gets 0
+        pred[i] = [5, 5, 5, 5, 0.5, 3.0, -1.0, 7.0]  # slots 0..3 have w_in 0: skipped
+        win[i] = [0, 0, 0, 0, 1, 1, 1, 0]
+        wout[i] = [1, 1, 1, 1, 1, 2, 1, 1]
+    # 0.5 -> 0.125 ; 3 -> 2.5 (x2) ; |-1| = 1 is not < 1 -> 0.5 ; k = 7 skipped  => 5.625
+    pred[2, 4], win[2, 4], wout[2, 4] = 0.25, 2, 3      # x = 0.5 -> 0.125 * 3 = 0.375
+    pred[2, 5], tgt[2, 5], win[2, 5] = -1.0, 3.0, -0.5  # x = -0.5*-4 = 2 -> 1.5
+    wout[2, 5] = 1
+    # float32 arithmetic: fl32(0.1f - 0.3f) is a tie-to-even away from the double difference
+    pred[3, 4], tgt[3, 4], win[3, 4], wout[3, 4] = 0.1, 0.3, 1, 0.1
+    x = F32(F32(0.1) - F32(0.3))
+    assert float(x) != float(F32(0.1)) - float(F32(0.3))
+    want3 = float(F32(0.1)) * (0.5 * float(x) * float(x))
+    pred[4, 6], win[4, 6], wout[4, 6] = 1 - 2.0 ** -24, 1, 1  # just below 1: 0.5 x^2
+    labels = np.array([1, 0, 1, 1, 1], F32)
+    prob = np.zeros((R, 2), F32)  # p = 0: cls = LN_EPS for every row
+    bb = {"bbox_pred": pred, "bbox_targets": tgt, "bbox_inside_weights": win, "bbox_outside_weights": wout}
+    out = o.ok("ohem_roi_loss", {"cls_prob": prob, "labels": labels, **bb})
+    want = [5.625, 0.0, 1.875, want3, 0.5 * (1 - 2.0 ** -24) ** 2]
+    assert out["bbox_loss"].tolist() == want, (out["bbox_loss"], want)
+    # loss += bbox_loss is element-wise: length R, loss_i = cls_i + bbox_i (never a 2R concatenation)
+    assert out["loss"].shape == (R,) and out["loss"].tolist() == [LN_EPS + w for w in want], out["loss"]
+    assert out["loss"][0] == 41.66865338911715
+    # random cases vs the literal transcription
+    rng = np.random.default_rng(3)
+    R, K = 40, 4
+    prob = rng.dirichlet(np.ones(K) * 0.3, R).astype(F32)
+    prob[::7, 0] = 0
+    prob[::5, 1] = 1
+    labels = rng.integers(0, K, R).astype(F32)
+    pred, tgt = rng.standard_normal((2, R, 4 * K)).astype(F32) * F32(1.5)
+    win = (rng.random((R, 4 * K)) < 0.4).astype(F32) * rng.choice(np.array([1, 2, -0.5], F32), (R, 4 * K))
+    wout = rng.choice(np.array([1, 0.5, 3], F32), (R, 4 * K))
+    out = o.ok("ohem_roi_loss", {"cls_prob": prob, "labels": labels, "bbox_pred": pred, "bbox_targets": tgt,
+                                 "bbox_inside_weights": win, "bbox_outside_weights": wout})
+    lc, lb = literal_roi_loss(prob, labels, (pred, tgt, win, wout))
+    assert bits_equal(out["cls_loss"], lc) and bits_equal(out["bbox_loss"], lb)
+    assert bits_equal(out["loss"], lc + lb) and np.any(lb > 0)
+    # errors
+    code, msg = o.errm("ohem_roi_loss", {"cls_prob": prob, "labels": labels, "bbox_pred": pred,
+                                         "bbox_targets": tgt, "bbox_inside_weights": win})
+    assert code == "invalid_input" and "bbox_outside_weights" in msg, msg
+    code, msg = o.errm("ohem_roi_loss", {"cls_prob": prob, "labels": np.full(R, K, F32)})
+    assert code == "invalid_input" and "labels" in msg, msg
+    assert o.err("ohem_roi_loss", {"cls_prob": prob, "labels": labels}, {"eps": 0}) == "invalid_input"
+    code, msg = o.errm("ohem_roi_loss", {"cls_prob": prob, "labels": labels, "bbox_pred": pred,
+                                         "bbox_targets": tgt[:, :5], "bbox_inside_weights": win,
+                                         "bbox_outside_weights": wout})
+    assert code == "invalid_input" and "bbox_targets" in msg, msg
+
+
+# ---------------------------------------------------------------- ohem_select (docs/mining.md §2)
+
+def box_rois(batch, boxes) -> np.ndarray:
+    return np.concatenate([np.array(batch, F32)[:, None], np.array(boxes, F32)], axis=1)
+
+
+def check_select(o: Oracle) -> None:
+    A = [0, 0, 9, 9]
+    def sel(inputs, attrs=None):
+        return o.ok("ohem_select", inputs, attrs)["hard_inds"].tolist()
+
+    # --- caffe-ohem: NMS per (image, label); fg and bg never suppress each other; two images
+    rois = box_rois([0, 0, 0, 1, 0], [A, [0, 0, 9, 8], A, A, [1, 1, 10, 10]])
+    labels = np.array([1, 1, 0, 0, 1], F32)
+    loss = np.array([5, 4, 3, 2, 1], np.float64)
+    # keep = img 0: label 0 [2], label 1 [0, 4] (1 has IoU 0.9 with 0; 4 has 81/119 = 0.68); img 1: [3]
+    assert sel({"loss": loss, "rois": rois, "labels": labels}) == [0, 2, 3, 4]
+    assert sel({"loss": loss, "rois": rois, "labels": labels}, {"batch_size": 3}) == [0, 2, 3]
+    assert sel({"loss": loss, "rois": rois, "labels": labels}, {"use_nms": False, "batch_size": 3}) == [0, 1, 2]
+    assert sel({"loss": loss, "rois": rois, "labels": labels}, {"nms_threshold": 0.95}) == [0, 1, 2, 3, 4]
+    assert sel({"loss": loss, "rois": rois, "labels": labels}, {"nms_threshold": 0.6}) == [0, 2, 3]
+    # NMS scores are fl32(loss): 1 + 2^-30 ties 1.0 in float32, the tie rule picks the survivor;
+    # the final order is by the float64 loss
+    rois2 = box_rois([0, 0, 0], [A, A, [50, 50, 60, 60]])
+    l2 = np.array([1 + 2.0 ** -30, 1.0, 1 + 2.0 ** -40], np.float64)
+    lab2 = np.array([1, 1, 1], F32)
+    assert sel({"loss": l2, "rois": rois2, "labels": lab2}) == [2, 1]  # index_desc: position 1 survives
+    assert sel({"loss": l2, "rois": rois2, "labels": lab2}, {"ties": "index_asc"}) == [0, 2]
+    assert sel({"loss": l2, "rois": rois2, "labels": lab2}, {"precision": "float64"}) == [2, 1]
+    # final ties are by position in the keep list, not by RoI index: keep = [1 (label 0), 0 (label 1)]
+    rois3 = box_rois([0, 0], [A, [50, 50, 60, 60]])
+    l3 = np.array([7, 7], np.float64)
+    lab3 = np.array([1, 0], F32)
+    assert sel({"loss": l3, "rois": rois3, "labels": lab3}) == [0, 1]
+    assert sel({"loss": l3, "rois": rois3, "labels": lab3}, {"ties": "index_asc"}) == [1, 0]
+    assert sel({"loss": l3, "rois": rois3, "labels": lab3}, {"use_nms": False}) == [1, 0]  # positions = RoI indices
+    # image ids are the float32 values: 0.0 and 0.5 are two groups; -0.0 and 0.0 are one
+    l4 = np.array([2, 1], np.float64)
+    assert sel({"loss": l4, "rois": box_rois([0, 0.5], [A, A]), "labels": np.array([1, 1], F32)}) == [0, 1]
+    assert sel({"loss": l4, "rois": box_rois([-0.0, 0], [A, A]), "labels": np.array([1, 1], F32)}) == [0]
+    code, msg = o.errm("ohem_select", {"loss": l4, "rois": box_rois([-1, 0], [A, A]), "labels": np.array([1, 1], F32)})
+    assert code == "invalid_input" and "rois" in msg, msg
+    assert sel({"loss": np.zeros(0), "rois": np.zeros((0, 5), F32), "labels": np.zeros(0, F32)}) == []
+    code, msg = o.errm("ohem_select", {"loss": l4, "rois": box_rois([0, 0], [A, A]), "labels": np.array([1, 1], F32)},
+                       {"dialect": "ohem-v2"})
+    assert code == "invalid_input" and "dialect" in msg, msg
+    assert o.err("ohem_select", {"loss": np.array([np.nan, 1]), "rois": box_rois([0, 0], [A, A]),
+                                 "labels": np.array([1, 1], F32)}) == "invalid_input"
+
+    # --- mmdet-ohem: pos/neg pools ranked by cls_loss only; output pos asc then neg asc
+    labels = np.array([0, 2, 1, 0, 1, 0, 3, 0, 0, 1], F32)  # P = 1 2 4 6 9, N = 0 3 5 7 8
+    cls = np.array([0.5, 0.1, 0.9, 0.7, 0.3, 0.2, 0.9, 0.6, 0.4, 0.9], np.float64)
+    rois = box_rois([0] * 10, [A] * 10)
+    base = {"loss": cls[::-1].copy(), "rois": rois, "labels": labels, "cls_loss": cls}  # `loss` is not used
+    mm = {"dialect": "mmdet-ohem", "num": 8}
+    # floor(8 * 0.25) = 2 positives of three tied at 0.9 (RoIs 2, 6, 9): index_desc -> 9, 6
+    assert sel(base, mm) == [6, 9, 0, 3, 5, 7, 8]  # 8 - 2 = 6 >= 5 negatives: all
+    assert sel(base, {**mm, "ties": "index_asc"}) == [2, 6, 0, 3, 5, 7, 8]
+    assert sel(base, {**mm, "neg_pos_ub": 1}) == [6, 9, 3, 7]  # min(6, floor(1 * 2)) = 2
+    assert sel(base, {**mm, "neg_pos_ub": 1.5}) == [6, 9, 0, 3, 7]  # floor(1.5 * 2) = 3
+    assert sel(base, {**mm, "pos_fraction": 1}) == [1, 2, 4, 6, 9, 0, 3, 7]  # all 5 positives, 3 negatives
+    assert sel(base, {**mm, "num": 3, "pos_fraction": 0.5}) == [9, 3, 7]  # floor(1.5) = 1 positive
+    allneg = {**base, "labels": np.zeros(10, F32)}
+    # no positive: floor(1 * max(1, 0)) = 1 negative, of 2, 6, 9 tied at 0.9
+    assert sel(allneg, {**mm, "neg_pos_ub": 1}) == [9]
+    assert sel(allneg, {**mm, "neg_pos_ub": 1, "ties": "index_asc"}) == [2]
+    code, msg = o.errm("ohem_select", {"loss": cls, "rois": rois, "labels": labels}, mm)
+    assert code == "invalid_input" and "cls_loss" in msg, msg
+    assert o.err("ohem_select", base, {**mm, "neg_pos_ub": -2}) == "invalid_input"
+    assert o.err("ohem_select", base, {**mm, "pos_fraction": 1.5}) == "invalid_input"
+
+    # --- tf-hard-example-miner: per image, NMS (continuous, IoU > 0.7) on the weighted losses,
+    #     selection order, ratio step
+    rois = box_rois([0, 0, 0, 0, 0, 0, 1, 1, 1],
+                    [[0, 0, 4, 4], [0, 0, 4, 2.6], [20, 20, 30, 30], [40, 40, 50, 50], [60, 60, 70, 70],
+                     [0.2, 0, 4.2, 4], [0, 0, 1, 1], [5, 5, 6, 6], [9, 9, 10, 10]])
+    # box 1 vs 0: continuous IoU 10.4/16 = 0.65 (kept; with +1 it would be 18/25 = 0.72);
+    # box 5 vs 0: 15.2/16.8 = 0.905 (suppressed)
+    labels = np.array([0, 1, 0, 0, 2, 0, 0, 0, 0], F32)
+    cls = np.array([1.0, 0.5, 0.9, 0.8, 0.1, 0.2, 0.3, 0.3, 0.2], np.float64)
+    bbl = np.array([0, 0.5, 0, 0, 0.1, 0, 0, 0.5, 0], np.float64)
+    # both: 0.05, 0.055, 0.045, 0.04, 0.011, 0.01 | 0.015, 0.045, 0.01
+    tf = {"dialect": "tf-hard-example-miner"}
+    base = {"loss": cls, "rois": rois, "labels": labels, "cls_loss": cls, "bbox_loss": bbl}
+    assert sel(base, tf) == [1, 0, 2, 3, 4, 7, 6, 8]
+    assert sel(base, {**tf, "num_hard_examples": 3}) == [1, 0, 2, 7, 6, 8]
+    assert sel(base, {**tf, "num_hard_examples": 0}) == [1, 0, 2, 3, 4, 7, 6, 8]
+    assert sel(base, {**tf, "max_negatives_per_positive": 1}) == [1, 0, 2, 4]  # 2 positives -> 2 negatives; image 1: 0
+    assert sel(base, {**tf, "max_negatives_per_positive": 1, "min_negatives_per_image": 1}) == [1, 0, 2, 4, 7]
+    assert sel(base, {**tf, "max_negatives_per_positive": 0.5}) == [1, 0, 4]
+    # loss_type cls: image 1 ties 0.3 / 0.3 -> index_asc by default
+    assert sel(base, {**tf, "loss_type": "cls"}) == [0, 2, 3, 1, 4, 6, 7, 8]
+    assert sel(base, {**tf, "loss_type": "cls", "ties": "index_desc"}) == [0, 2, 3, 1, 4, 7, 6, 8]
+    # loc: 0.5, 0.1, then the zero losses by index (index_asc): 0, 2, 3 (5 suppressed by 0) | 7, 6, 8
+    assert sel(base, {**tf, "loss_type": "loc"}) == [1, 4, 0, 2, 3, 7, 6, 8]
+    # iou 0.6: 1 suppresses 0 (0.65); 5 vs 1 is 9.88/16.52 = 0.598, and 0 no longer suppresses 5
+    assert sel(base, {**tf, "iou_threshold": 0.6}) == [1, 2, 3, 4, 5, 7, 6, 8]
+    assert sel({k: v for k, v in base.items() if k != "bbox_loss"}, {**tf, "loss_type": "cls"}) == [0, 2, 3, 1, 4, 6, 7, 8]
+    code, msg = o.errm("ohem_select", {k: v for k, v in base.items() if k != "bbox_loss"}, tf)
+    assert code == "invalid_input" and "bbox_loss" in msg, msg
+
+    # --- ssd-hard-negative: per image all positives + the floor(r * P) hardest negatives, ascending
+    labels = np.array([0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 0, 0], F32)
+    cls = np.array([0.4, 0.0, 0.5, 0.4, 0.1, 0.4, 0.2, 0.9, 0.9, 0.9, 0.0, 0.0, 0.7, 0.9], np.float64)
+    rois = box_rois([0] * 7 + [1] * 3 + [2] * 4, [A] * 14)
+    base = {"loss": cls, "rois": rois, "labels": labels, "cls_loss": cls}
+    ssd = {"dialect": "ssd-hard-negative"}
+    # image 0: 3 negatives: 2 (0.5) and two of 0, 3, 5 (0.4): index_desc -> 5, 3; image 1: no positive
+    assert sel(base, ssd) == [1, 2, 3, 5, 10, 11, 12, 13]
+    assert sel(base, {**ssd, "ties": "index_asc"}) == [0, 1, 2, 3, 10, 11, 12, 13]
+    assert sel(base, {**ssd, "neg_pos_ratio": 0.5}) == [1, 10, 11, 13]  # floor(0.5) = 0; floor(1) = 1
+    assert sel(base, {**ssd, "neg_pos_ratio": 0}) == [1, 10, 11]
+    assert o.err("ohem_select", {"loss": cls, "rois": rois, "labels": labels}, ssd) == "invalid_input"
+
+
+# ---------------------------------------------------------------- ohem_step (docs/mining.md §3-§4)
+
+def tiny_head(seed: int, R: int = 12, N: int = 2, C: int = 2, H: int = 8, W: int = 8, H6: int = 5, H7: int = 4,
+              K: int = 3):
+    """A tiny head on a 2-image map, spatial_scale 0.5, 2 x 2 pooling."""
+    rng = np.random.default_rng(seed)
+    D = 4 * K
+    x1 = rng.integers(0, 10, R)
+    y1 = rng.integers(0, 10, R)
+    rois = np.stack([rng.integers(0, N, R), x1, y1, x1 + rng.integers(2, 7, R), y1 + rng.integers(2, 7, R)],
+                    1).astype(F32)
+    labels = rng.integers(0, K, R).astype(F32)
+    tgt = np.zeros((R, D), F32)
+    win = np.zeros((R, D), F32)
+    for i in range(R):
+        c = int(labels[i])
+        if c > 0:
+            tgt[i, 4 * c:4 * c + 4] = rng.standard_normal(4)
+            win[i, 4 * c:4 * c + 4] = 1
+    F = C * 2 * 2
+    inputs = {"features": rng.standard_normal((N, C, H, W)).astype(F32), "rois": rois, "labels": labels,
+              "bbox_targets": tgt, "bbox_inside_weights": win, "bbox_outside_weights": (win > 0).astype(F32)}
+    for name, shape in (("fc6_w", (H6, F)), ("fc6_b", (H6,)), ("fc7_w", (H7, H6)), ("fc7_b", (H7,)),
+                        ("cls_score_w", (K, H7)), ("cls_score_b", (K,)), ("bbox_pred_w", (D, H7)),
+                        ("bbox_pred_b", (D,))):
+        inputs[name] = (rng.standard_normal(shape) * 0.7).astype(F32)
+    for name, n in (("readonly_mask6", H6), ("readonly_mask7", H7), ("train_mask6", H6), ("train_mask7", H7)):
+        inputs[name] = (rng.random((R, n)) < 0.5).astype(F32)
+    return inputs
+
+
+PARAMS = ("fc6_w", "fc6_b", "fc7_w", "fc7_b", "cls_score_w", "cls_score_b", "bbox_pred_w", "bbox_pred_b")
+POOL = {"pooled_h": 2, "pooled_w": 2, "spatial_scale": 0.5}
+
+
+def composed_step(o: Oracle, I: dict, ratio: float, sel_attrs: dict) -> dict:
+    """ohem_step spelled out with the single ops, docs/mining.md §3-§4."""
+    R = I["rois"].shape[0]
+    N, C, H, W = I["features"].shape
+
+    def head(rois, m6, m7):
+        pool = o.ok("roi_pool", {"features": I["features"], "rois": rois}, POOL)
+        x = pool["top"].reshape(rois.shape[0], -1)
+        a6 = o.ok("linear", {"x": x, "w": I["fc6_w"], "b": I["fc6_b"]})["y"]
+        h6 = o.ok("relu", {"x": a6})["y"]
+        if ratio > 0:
+            h6 = o.ok("dropout", {"x": h6, "mask": m6}, {"ratio": ratio})["y"]
+        a7 = o.ok("linear", {"x": h6, "w": I["fc7_w"], "b": I["fc7_b"]})["y"]
+        h7 = o.ok("relu", {"x": a7})["y"]
+        if ratio > 0:
+            h7 = o.ok("dropout", {"x": h7, "mask": m7}, {"ratio": ratio})["y"]
+        score = o.ok("linear", {"x": h7, "w": I["cls_score_w"], "b": I["cls_score_b"]})["y"]
+        bbox = o.ok("linear", {"x": h7, "w": I["bbox_pred_w"], "b": I["bbox_pred_b"]})["y"]
+        return pool, x, a6, h6, a7, h7, score, bbox
+
+    bb = {"bbox_targets": I["bbox_targets"], "bbox_inside_weights": I["bbox_inside_weights"],
+          "bbox_outside_weights": I["bbox_outside_weights"]}
+    *_, score, bbox = head(I["rois"], I.get("readonly_mask6"), I.get("readonly_mask7"))
+    prob = o.ok("softmax", {"x": score})["prob"]
+    rl = o.ok("ohem_roi_loss", {"cls_prob": prob, "labels": I["labels"], "bbox_pred": bbox, **bb})
+    hard = o.ok("ohem_select", {"loss": rl["loss"], "rois": I["rois"], "labels": I["labels"],
+                                "cls_loss": rl["cls_loss"], "bbox_loss": rl["bbox_loss"]}, sel_attrs)["hard_inds"]
+    m6 = I["train_mask6"][hard] if ratio > 0 else None
+    m7 = I["train_mask7"][hard] if ratio > 0 else None
+    pool, x, a6, h6, a7, h7, score, bbox = head(I["rois"][hard], m6, m7)
+    sl = o.ok("softmax_loss", {"scores": score, "labels": I["labels"][hard]})
+    l1 = o.ok("smooth_l1_loss", {"pred": bbox, "target": I["bbox_targets"][hard],
+                                 "inside_w": I["bbox_inside_weights"][hard], "outside_w": I["bbox_outside_weights"][hard]})
+    gc = o.ok("linear_backward", {"x": h7, "w": I["cls_score_w"], "dy": sl["scores_grad"]})
+    gb = o.ok("linear_backward", {"x": h7, "w": I["bbox_pred_w"], "dy": l1["pred_grad"]})
+    dh7 = (gc["dx"] + gb["dx"]).astype(F32)
+    if ratio > 0:
+        dh7 = o.ok("dropout_backward", {"dy": dh7, "mask": m7}, {"ratio": ratio})["dx"]
+    da7 = o.ok("relu_backward", {"x": a7, "dy": dh7})["dx"]
+    g7 = o.ok("linear_backward", {"x": h6, "w": I["fc7_w"], "dy": da7})
+    dh6 = g7["dx"]
+    if ratio > 0:
+        dh6 = o.ok("dropout_backward", {"dy": dh6, "mask": m6}, {"ratio": ratio})["dx"]
+    da6 = o.ok("relu_backward", {"x": a6, "dy": dh6})["dx"]
+    g6 = o.ok("linear_backward", {"x": x, "w": I["fc6_w"], "dy": da6})
+    fg = o.ok("roi_pool_backward", {"rois": I["rois"][hard], "argmax": pool["argmax"],
+                                    "top_grad": g6["dx"].reshape(pool["top"].shape)},
+              {**POOL, "features_shape": [N, C, H, W]})["features_grad"]
+    return {"roi_loss": rl["loss"], "cls_loss": rl["cls_loss"], "bbox_loss": rl["bbox_loss"], "hard_inds": hard,
+            "loss_cls": sl["loss"], "loss_bbox": l1["loss"],
+            "fc6_w_grad": g6["dw"], "fc6_b_grad": g6["db"], "fc7_w_grad": g7["dw"], "fc7_b_grad": g7["db"],
+            "cls_score_w_grad": gc["dw"], "cls_score_b_grad": gc["db"],
+            "bbox_pred_w_grad": gb["dw"], "bbox_pred_b_grad": gb["db"], "features_grad": fg}
+
+
+def pool64(feats, rois):
+    """Float64 RoI max pooling on the literal float32 bin geometry (2 x 2, scale 0.5)."""
+    N, C, H, W = feats.shape
+    out = np.zeros((rois.shape[0], C, 2, 2))
+    for r in range(rois.shape[0]):
+        b, sw, sh, ew, eh, bh, bw = literal_geom(rois[r], 0.5, 2, 2)
+        for ph in range(2):
+            for pw in range(2):
+                hs = min(max(math.floor(F32(F32(ph) * bh)) + sh, 0), H)
+                he = min(max(math.ceil(F32(F32(ph + 1) * bh)) + sh, 0), H)
+                ws = min(max(math.floor(F32(F32(pw) * bw)) + sw, 0), W)
+                we = min(max(math.ceil(F32(F32(pw + 1) * bw)) + sw, 0), W)
+                if he > hs and we > ws:
+                    out[r, :, ph, pw] = feats[b, :, hs:he, ws:we].reshape(C, -1).max(axis=1)
+    return out.reshape(rois.shape[0], -1)
+
+
+def loss64(P: dict, feats, I: dict, hard) -> float:
+    """loss_cls + loss_bbox of the train pass over the hard RoIs, dropout 0, all in float64."""
+    x = pool64(feats, I["rois"][hard])
+    h6 = np.maximum(x @ P["fc6_w"].T + P["fc6_b"], 0)
+    h7 = np.maximum(h6 @ P["fc7_w"].T + P["fc7_b"], 0)
+    s = h7 @ P["cls_score_w"].T + P["cls_score_b"]
+    bb = h7 @ P["bbox_pred_w"].T + P["bbox_pred_b"]
+    m = s.max(axis=1, keepdims=True)
+    logp = s - m - np.log(np.exp(s - m).sum(axis=1, keepdims=True))
+    y = I["labels"][hard].astype(int)
+    B = len(hard)
+    lc = -logp[np.arange(B), y].sum() / B
+    d = I["bbox_inside_weights"][hard] * (bb - I["bbox_targets"][hard])
+    e = np.where(np.abs(d) < 1, 0.5 * d * d, np.abs(d) - 0.5) * I["bbox_outside_weights"][hard]
+    return lc + e.sum() / B
+
+
+def check_step(o: Oracle) -> None:
+    # 1. with dropout: ohem_step == the single ops composed (bit for bit), for every dialect
+    I = tiny_head(11)
+    R = I["rois"].shape[0]
+    dialects = [{"batch_size": 5}, {"batch_size": 5, "use_nms": False},
+                {"dialect": "mmdet-ohem", "num": 6, "pos_fraction": 0.5},
+                {"dialect": "tf-hard-example-miner", "num_hard_examples": 3},
+                {"dialect": "ssd-hard-negative", "neg_pos_ratio": 1}]
+    first = None
+    for sa in dialects:
+        step = o.ok("ohem_step", I, {**POOL, "dropout_ratio": 0.5, **sa})
+        comp = composed_step(o, I, 0.5, sa)
+        assert set(step) == set(comp), sorted(set(step) ^ set(comp))
+        for k in comp:
+            assert bits_equal(step[k], np.asarray(comp[k])), (sa, k, step[k], comp[k])
+        assert step["roi_loss"].shape == (R,) and step["loss_cls"].shape == () and step["hard_inds"].dtype == np.int32
+        for p in PARAMS:
+            assert step[p + "_grad"].shape == I[p].shape and step[p + "_grad"].dtype == np.float32
+        if first is None:
+            first = step
+            assert len(step["hard_inds"]) == 5 and np.all(step["fc6_w_grad"] != 0)
+        assert bits_equal(step["roi_loss"], first["roi_loss"])  # the read-only pass does not depend on the dialect
+    # the read-only pass uses readonly_mask*, the train pass train_mask* rows hard_inds
+    I2 = {**I, "train_mask6": 1 - I["train_mask6"]}
+    s2 = o.ok("ohem_step", I2, {**POOL, "dropout_ratio": 0.5, "batch_size": 5})
+    assert bits_equal(s2["roi_loss"], first["roi_loss"]) and not bits_equal(s2["fc6_w_grad"], first["fc6_w_grad"])
+
+    # 2. dropout 0 (no masks): gradients against central differences of a float64 transcription
+    I = tiny_head(8, R=14)
+    for m in ("readonly_mask6", "readonly_mask7", "train_mask6", "train_mask7"):
+        del I[m]
+    step = o.ok("ohem_step", I, {**POOL, "dropout_ratio": 0, "batch_size": 6})
+    comp = composed_step(o, I, 0.0, {"batch_size": 6})
+    for k in comp:
+        assert bits_equal(step[k], np.asarray(comp[k])), k
+    hard = step["hard_inds"]
+    labs = I["labels"][hard]
+    assert len(hard) == 6 and np.any(labs > 0) and np.any(labs == 0), labs
+    P = {p: I[p].astype(np.float64) for p in PARAMS}
+    feats = I["features"].astype(np.float64)
+    f0 = loss64(P, feats, I, hard)
+    assert abs(f0 - (float(step["loss_cls"]) + float(step["loss_bbox"]))) < 1e-5 * max(1, abs(f0))
+    h = 1e-6
+    for name in PARAMS + ("features",):
+        g = step[name + "_grad"].astype(np.float64)
+        base = feats if name == "features" else P[name]
+        fd = np.zeros(base.shape)
+        for idx in np.ndindex(base.shape):
+            keep = base[idx]
+            base[idx] = keep + h
+            fp = loss64(P, feats, I, hard)
+            base[idx] = keep - h
+            fm = loss64(P, feats, I, hard)
+            base[idx] = keep
+            fd[idx] = (fp - fm) / (2 * h)
+        err = np.abs(g - fd).max() / max(1e-3, np.abs(fd).max())
+        assert err < 1e-5, (name, err, g, fd)  # measured: <= 1e-7
+        if os.environ.get("SELFCHECK_VERBOSE"):
+            print(f"  fd {name}: max |grad - fd| / max |fd| = {err:.2e}", file=sys.stderr)
+        assert np.abs(fd).max() > 0, name
+    assert np.count_nonzero(step["features_grad"]) > 0
+
+    # 3. validation: each failure is invalid_input naming the input
+    I = tiny_head(11)
+    at = {**POOL, "dropout_ratio": 0.5, "batch_size": 5}
+    bad = [("fc6_w", {"fc6_w": I["fc6_w"][:, :-1]}, at),
+           ("fc6_b", {"fc6_b": I["fc6_b"][:-1]}, at),
+           ("fc7_w", {"fc7_w": I["fc7_w"][:, :-1]}, at),
+           ("cls_score_w", {"cls_score_w": I["cls_score_w"][:, :-1]}, at),
+           ("bbox_pred_w", {"bbox_pred_w": I["bbox_pred_w"][:-4]}, at),
+           ("bbox_pred_b", {"bbox_pred_b": I["bbox_pred_b"][:-1]}, at),
+           ("labels", {"labels": np.full(R, 3, F32)}, at),
+           ("labels", {"labels": np.full(R, 0.5, F32)}, at),
+           ("rois", {"rois": np.concatenate([np.full((R, 1), 2, F32), I["rois"][:, 1:]], 1)}, at),
+           ("rois", {"rois": I["rois"][:, :4].copy()}, at),
+           ("bbox_targets", {"bbox_targets": I["bbox_targets"][:, :-1]}, at),
+           ("bbox_outside_weights", {"bbox_outside_weights": I["bbox_outside_weights"][:-1]}, at),
+           ("readonly_mask6", {"readonly_mask6": I["readonly_mask6"] * 2}, at),
+           ("train_mask7", {"train_mask7": I["train_mask7"][:, :-1]}, at),
+           ("features", {"features": I["features"][0]}, at),
+           ("dropout_ratio", {}, {**at, "dropout_ratio": 1}),
+           ("dialect", {}, {**at, "dialect": "nope"}),
+           ("rois", {"labels": np.zeros(R, F32)}, {**at, "dialect": "ssd-hard-negative"})]  # B = 0
+    for want, change, attrs in bad:
+        code, msg = o.errm("ohem_step", {**I, **change}, attrs)
+        assert code == "invalid_input" and want in msg, (want, msg)
+    code, msg = o.errm("ohem_step", {k: v for k, v in I.items() if k != "train_mask7"}, at)
+    assert code == "invalid_input" and "train_mask7" in msg, msg
+    # dropout_ratio 0: the masks are optional (and not read)
+    noms = {k: v for k, v in I.items() if "mask" not in k}
+    s0 = o.ok("ohem_step", noms, {**at, "dropout_ratio": 0})
+    s0b = o.ok("ohem_step", {**noms, "train_mask6": I["train_mask6"] * 0}, {**at, "dropout_ratio": 0})
+    assert bits_equal(s0["fc6_w_grad"], s0b["fc6_w_grad"])
 
 
 FLT_MIN_F = F32(np.finfo(np.float32).tiny)

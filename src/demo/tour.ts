@@ -167,6 +167,45 @@ const EXAMPLES: readonly Example[] = [
     },
     show: (o) => `param ${Number(o.param[0].toPrecision(6))}`,
   },
+  {
+    title: 'The mining loss clamps at ε = 2⁻⁵² (double epsilon): p = 0 costs −ln 2⁻⁵², not −ln FLT_MIN',
+    spec: '§1.2, pitfall 2',
+    expected: 'loss 36.04365338911715',
+    request: { op: 'ohem_roi_loss', inputs: { cls_prob: f32([1, 2], [1, 0]), labels: f32([1], [1]) } },
+    show: (o) => `loss ${o.loss[0]}`,
+  },
+  {
+    title: '`loss += bbox_loss` is element-wise: R hardness values = cls + unnormalised smooth L1',
+    spec: '§1.4, pitfall 1',
+    // RoI 0 (bg): −fl32(ln 0.5) = 0.6931472 (its bbox slots are ignored); RoI 1 (class 1): + 0.5·0.5² + (2 − 0.5)
+    expected: 'loss [0.693147182464600,2.318147182464600]',
+    request: {
+      op: 'ohem_roi_loss',
+      inputs: {
+        cls_prob: f32([2, 2], [0.5, 0.5, 0.5, 0.5]),
+        labels: f32([2], [0, 1]),
+        bbox_pred: f32([2, 8], [0, 0, 0, 0, 9, 9, 9, 9, 0, 0, 0, 0, 0.5, 2, 0, 0]),
+        bbox_targets: f32([2, 8], [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]),
+        bbox_inside_weights: f32([2, 8], [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1]),
+        bbox_outside_weights: f32([2, 8], [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1]),
+      },
+    },
+    show: (o) => `loss [${o.loss.map((v) => v.toFixed(15)).join(',')}]`,
+  },
+  {
+    title: 'OHEM NMS runs per (image, label): bg RoI 2 (IoU 0.98 with bg RoI 0) is suppressed, fg RoI 1 on the same box is not',
+    spec: '§2.2, pitfall 6',
+    expected: 'hard_inds [1,0]',
+    request: {
+      op: 'ohem_select',
+      inputs: {
+        loss: { dtype: 'float64', shape: [3], data: [1, 2, 0.5] },
+        rois: f32([3, 5], [0, 0, 0, 99, 99, 0, 0, 0, 99, 99, 0, 1, 1, 99, 99]),
+        labels: f32([3], [0, 1, 0]),
+      },
+    },
+    show: (o) => `hard_inds [${o.hard_inds.join(',')}]`,
+  },
 ];
 
 const ORACLE = fileURLToPath(new URL('../../properties/oracle/oracle.py', import.meta.url));

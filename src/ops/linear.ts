@@ -160,22 +160,39 @@ export const linearBackward = (inputs: {
   const fin = firstLeft(checkFinite('x', inputs.x), checkFinite('w', inputs.w), checkFinite('dy', inputs.dy));
   if (E.isLeft(fin)) return fin;
   const R = env.get('R')!, K = env.get('K')!, M = env.get('M')!;
-  const x = f32(inputs.x.data), w = f32(inputs.w.data), dy = f32(inputs.dy.data);
-  const dyT = transpose(dy, R, M); // [M, R]
-  const dx = adoptTensor('float32', [R, K], matmulNT(dy, transpose(w, M, K), R, M, K));
-  const dw = adoptTensor('float32', [M, K], matmulNT(dyT, transpose(x, R, K), M, R, K));
-  const dbAcc = new Float64Array(M);
-  for (let m = 0; m < M; m++) {
-    let s = 0;
-    for (let r = 0; r < R; r++) s += dyT[m * R + r];
-    dbAcc[m] = s;
-  }
-  const db = adoptTensor('float32', [M], Float32Array.from(dbAcc));
+  const g = linearBackwardKernel(f32(inputs.x.data), f32(inputs.w.data), f32(inputs.dy.data), R, K, M);
+  const dx = adoptTensor('float32', [R, K], g.dx);
+  const dw = adoptTensor('float32', [M, K], g.dw);
+  const db = adoptTensor('float32', [M], g.db);
   for (const [name, t] of [['dx', dx], ['dw', dw], ['db', db]] as const) {
     const ok = finiteOutput(name, t);
     if (E.isLeft(ok)) return ok;
   }
   return E.right({ dx, dw, db });
+};
+
+/**
+ * The backward on validated float32 data: dx = dy·W [R, K], dW = dyᵀ·x [M, K], db = Σ_r dy [M],
+ * each sum in float64 stored once. The mining head calls it directly after validating once.
+ */
+export const linearBackwardKernel = (
+  x: ArrayLike<number>,
+  w: ArrayLike<number>,
+  dy: ArrayLike<number>,
+  R: number,
+  K: number,
+  M: number,
+): { dx: Float32Array; dw: Float32Array; db: Float32Array } => {
+  const dyT = transpose(dy, R, M); // [M, R]
+  const dx = matmulNT(dy, transpose(w, M, K), R, M, K);
+  const dw = matmulNT(dyT, transpose(x, R, K), M, R, K);
+  const db = new Float32Array(M);
+  for (let m = 0; m < M; m++) {
+    let s = 0;
+    for (let r = 0; r < R; r++) s += dyT[m * R + r];
+    db[m] = s;
+  }
+  return { dx, dw, db };
 };
 
 /** float64 inputs are rounded to float32 storage first (Caffe's blobs are float32). */

@@ -11,6 +11,23 @@ import { softmaxCE, smoothL1 } from '../ops/losses.js';
 import { nms } from '../ops/nms.js';
 import { selectTopK } from '../ops/topK.js';
 import { sgdUpdate } from '../ops/sgd.js';
+import { roiLoss } from '../mining/hardness.js';
+import { selectHard } from '../mining/select.js';
+import { ohemStep, type StepConfig } from '../mining/ohemStep.js';
+import { PARAM_NAMES } from '../mining/head.js';
+
+const STEP_BATCH = ['features', 'rois', 'labels', 'bbox_targets', 'bbox_inside_weights', 'bbox_outside_weights'] as const;
+const STEP_MASKS = ['readonly_mask6', 'readonly_mask7', 'train_mask6', 'train_mask7'] as const;
+const pick = (r: Readonly<Record<string, Tensor>>, names: readonly string[]) => Object.fromEntries(names.filter((n) => n in r).map((n) => [n, r[n]]));
+
+/** `ohem_step` takes one flat record of inputs: split it into parameters, batch and masks. */
+const runOhemStep = (i: Readonly<Record<string, Tensor>>, a: Readonly<Record<string, unknown>>) => {
+  // The protocol never chooses the engine or the chunk size (those are the library's options).
+  const { engine: _e, chunk_size: _c, ...attrs } = a as StepConfig & Record<string, unknown>;
+  void _e;
+  void _c;
+  return ohemStep(attrs as StepConfig)(pick(i, PARAM_NAMES) as never, pick(i, STEP_BATCH) as never, pick(i, STEP_MASKS) as never);
+};
 
 export type Inputs = Readonly<Record<string, Tensor>>;
 export type Attrs = Readonly<Record<string, unknown>>;
@@ -42,4 +59,7 @@ export const OPS: Readonly<Record<string, OpEntry>> = Object.freeze({
   nms: entry(['boxes', 'scores'], nms),
   top_k: entry(['values'], selectTopK),
   sgd_update: entry(['param', 'grad', 'history'], sgdUpdate),
+  ohem_roi_loss: entry(['cls_prob', 'labels', 'bbox_pred', 'bbox_targets', 'bbox_inside_weights', 'bbox_outside_weights'], roiLoss),
+  ohem_select: entry(['loss', 'rois', 'labels', 'cls_loss', 'bbox_loss'], selectHard),
+  ohem_step: entry([...STEP_BATCH, ...PARAM_NAMES, ...STEP_MASKS], runOhemStep),
 });

@@ -1,0 +1,5 @@
+export * from './hardness.js';
+export * from './select.js';
+export * from './head.js';
+export * from './ohemStep.js';
+export * from './train.js';
