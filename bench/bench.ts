@@ -11,6 +11,8 @@ import * as E from 'fp-ts/lib/Either.js';
 import { adoptTensor } from '../src/core/index.js';
 import { linear } from '../src/ops/linear.js';
 import { seedRng, uniforms } from '../src/core/prng.js';
+import { ohemStep } from '../src/mining/ohemStep.js';
+import { makeCase, SMALL, VGG16, type HeadShape } from './heads.js';
 
 const here = fileURLToPath(new URL('.', import.meta.url));
 const log = (s: string) => process.stderr.write(s);
@@ -103,9 +105,89 @@ const table = (rows: Row[]): string => {
   return [fmt(head), '|' + w.map((n) => '-'.repeat(n + 2)).join('|') + '|', ...body.map(fmt)].join('\n');
 };
 
+const simpleTable = (head: string[], body: string[][]): string => {
+  const w = head.map((h, i) => Math.max(h.length, ...body.map((b) => b[i].length)));
+  const fmt = (cols: string[]) => '| ' + cols.map((c, i) => c.padEnd(w[i])).join(' | ') + ' |';
+  return [fmt(head), '|' + w.map((n) => '-'.repeat(n + 2)).join('|') + '|', ...body.map(fmt)].join('\n');
+};
+
+/** ohemStep on one head, ours and the numpy oracle's on the same inputs. */
+const benchStep = (s: HeadShape): string[][] => {
+  const shape = `R=${s.R}, B=${s.B}, C=${s.C}, ${s.H}×${s.W}, fc ${s.C * s.P * s.P}→${s.H6}→${s.H7}→${s.K}/${4 * s.K}`;
+  log(`ohemStep ${s.name} (${shape}): building inputs; `);
+  const c = makeCase(s);
+  log('ours… ');
+  const t0 = performance.now();
+  const r = ohemStep(c.attrs)(c.params, c.batch, c.masks);
+  const ours = (performance.now() - t0) / 1000;
+  if (E.isLeft(r)) throw new Error(r.left.message);
+  log(`${ours.toFixed(1)} s; numpy… `);
+  const dir = mkdtempSync(join(tmpdir(), 'ohem-step-'));
+  const rows: string[][] = [[s.name, shape, 'ohem-ref ohemStep (TypeScript, 1 thread)', `${ours.toFixed(2)} s`, '1.00']];
+  try {
+    const inputs: Record<string, { dtype: string; shape: readonly number[]; file: string }> = {};
+    const all = { ...c.params, ...c.batch, ...c.masks } as Record<string, { dtype: string; shape: readonly number[]; data: ArrayLike<number> & { buffer: ArrayBufferLike; byteOffset: number; byteLength: number } }>;
+    for (const [name, t] of Object.entries(all)) {
+      writeFileSync(join(dir, `${name}.bin`), new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength));
+      inputs[name] = { dtype: t.dtype, shape: t.shape, file: `${name}.bin` };
+    }
+    writeFileSync(join(dir, 'manifest.json'), JSON.stringify({ attrs: c.attrs, inputs }));
+    const { OPENBLAS_CORETYPE, OPENBLAS_L2_SIZE, ...clean } = process.env;
+    void OPENBLAS_CORETYPE;
+    void OPENBLAS_L2_SIZE;
+    for (const [what, env] of [
+      ['numpy oracle ohem_step (OpenBLAS, 1 thread)', { ...clean, OPENBLAS_NUM_THREADS: '1' }],
+      ['numpy oracle ohem_step (OpenBLAS, all cores)', clean],
+    ] as const) {
+      const p = spawnSync(process.env.PYTHON ?? 'python3', [join(here, 'numpy_step.py'), dir], { env, encoding: 'utf8', maxBuffer: 1 << 26 });
+      if (p.status !== 0) {
+        rows.push([s.name, shape, what, `failed: ${(p.stderr || '').trim().split('\n').pop()}`, '—']);
+        continue;
+      }
+      const o = JSON.parse(p.stdout.trim().split('\n').pop()!);
+      const same = JSON.stringify(o.hard_inds) === JSON.stringify(Array.from(r.right.hard_inds.data));
+      rows.push([s.name, shape, `${what}${same ? '' : ' — hard_inds DIFFER'}`, `${o.seconds.toFixed(2)} s`, (ours / o.seconds).toFixed(1)]);
+    }
+    log('done\n');
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+  return rows;
+};
+
+/** Peak resident memory of the read-only pass at two chunk sizes (each in a fresh process). */
+const benchMemory = (R: number, chunks: readonly number[]): string[][] =>
+  chunks.map((chunk) => {
+    log(`read-only pass memory, VGG16 head, R=${R}, chunk ${chunk}… `);
+    const p = spawnSync(process.execPath, ['--import', 'tsx', join(here, 'readonly_memory.ts'), String(chunk), String(R)], { encoding: 'utf8' });
+    if (p.status !== 0) return [String(chunk), 'failed', (p.stderr || '').trim().split('\n').pop() ?? '', ''];
+    const o = JSON.parse(p.stdout.trim().split('\n').pop()!);
+    log('done\n');
+    return [String(chunk), `${o.baseMiB.toFixed(0)} MiB`, `${o.peakMiB.toFixed(0)} MiB`, `+${(o.peakMiB - o.baseMiB).toFixed(0)} MiB`, `${o.seconds.toFixed(1)} s`];
+  });
+
 const main = () => {
-  const rows = [...benchLinear(256, 4096, 4096), ...benchLinear(512, 1024, 1024)];
-  process.stdout.write(`\n## linear forward, y = x·Wᵀ + b (float32)\n\n${table(rows)}\n`);
+  const only = process.argv.slice(2);
+  const want = (k: string) => only.length === 0 || only.includes(k);
+  if (want('linear')) {
+    const rows = [...benchLinear(256, 4096, 4096), ...benchLinear(512, 1024, 1024)];
+    process.stdout.write(`\n## linear forward, y = x·Wᵀ + b (float32)\n\n${table(rows)}\n`);
+  }
+  if (want('step')) {
+    const rows = [...benchStep(SMALL), ...benchStep(VGG16)];
+    process.stdout.write(
+      `\n## ohemStep: one OHEM iteration (read-only pass, hardness, caffe-ohem selection, train pass, backward)\n\n` +
+        `${simpleTable(['head', 'shape', 'implementation', 'time', 'ohem-ref ÷ this'], rows)}\n`,
+    );
+  }
+  if (want('memory')) {
+    const R = 256;
+    const rows = benchMemory(R, [16, 256]);
+    process.stdout.write(
+      `\n## read-only pass memory (VGG16 head, R = ${R} RoIs; resident set of a fresh process)\n\n` +
+        `${simpleTable(['chunk', 'before (params, inputs)', 'peak', 'added by the pass', 'time'], rows)}\n`,
+    );
+  }
 };
 
 main();
