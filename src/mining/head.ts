@@ -155,24 +155,22 @@ export const headForward = (
   if (E.isLeft(fin6)) return E.left(blame('fc6_w', 'fc6'));
   const r6 = relu({ x: a6 });
   if (E.isLeft(r6)) return r6;
-  {
-    const h6 = drp(r6.right.y, drop.m6);
-    if (E.isLeft(h6)) return h6;
-    const a7 = dense(h6.right.data, p.fc7_w, p.fc7_b, sizes.H6, sizes.H7);
-    const fin7 = checkFinite('fc7', a7);
-    if (E.isLeft(fin7)) return E.left(blame('fc7_w', 'fc7'));
-    const r7 = relu({ x: a7 });
-    if (E.isLeft(r7)) return r7;
-    const h7 = drp(r7.right.y, drop.m7);
-    if (E.isLeft(h7)) return h7;
-    const score = dense(h7.right.data, p.cls_score_w, p.cls_score_b, sizes.H7, sizes.K);
-    const bbox = dense(h7.right.data, p.bbox_pred_w, p.bbox_pred_b, sizes.H7, sizes.D);
-    const prob = softmax({ x: score });
-    if (E.isLeft(prob)) return E.left(blame('cls_score_w', 'cls_score'));
-    const finBox = checkFinite('bbox_pred', bbox);
-    if (E.isLeft(finBox)) return E.left(blame('bbox_pred_w', 'bbox_pred'));
-    return E.right({ score, prob: prob.right.prob, bbox, act: { rois, argmax, pool, a6, h6: h6.right, a7, h7: h7.right } });
-  }
+  const h6 = drp(r6.right.y, drop.m6);
+  if (E.isLeft(h6)) return h6;
+  const a7 = dense(h6.right.data, p.fc7_w, p.fc7_b, sizes.H6, sizes.H7);
+  const fin7 = checkFinite('fc7', a7);
+  if (E.isLeft(fin7)) return E.left(blame('fc7_w', 'fc7'));
+  const r7 = relu({ x: a7 });
+  if (E.isLeft(r7)) return r7;
+  const h7 = drp(r7.right.y, drop.m7);
+  if (E.isLeft(h7)) return h7;
+  const score = dense(h7.right.data, p.cls_score_w, p.cls_score_b, sizes.H7, sizes.K);
+  const bbox = dense(h7.right.data, p.bbox_pred_w, p.bbox_pred_b, sizes.H7, sizes.D);
+  const prob = softmax({ x: score });
+  if (E.isLeft(prob)) return E.left(blame('cls_score_w', 'cls_score'));
+  const finBox = checkFinite('bbox_pred', bbox);
+  if (E.isLeft(finBox)) return E.left(blame('bbox_pred_w', 'bbox_pred'));
+  return E.right({ score, prob: prob.right.prob, bbox, act: { rois, argmax, pool, a6, h6: h6.right, a7, h7: h7.right } });
 };
 
 /**
