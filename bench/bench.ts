@@ -13,6 +13,7 @@ import { linear } from '../src/ops/linear.js';
 import { seedRng, uniforms } from '../src/core/prng.js';
 import { ohemStep } from '../src/mining/ohemStep.js';
 import { makeCase, SMALL, VGG16, type HeadShape } from './heads.js';
+import { benchGpu } from './gpu.js';
 
 const here = fileURLToPath(new URL('.', import.meta.url));
 const log = (s: string) => process.stderr.write(s);
@@ -180,6 +181,7 @@ const main = () => {
         `${simpleTable(['head', 'shape', 'implementation', 'time', 'ohem-ref ÷ this'], rows)}\n`,
     );
   }
+  if (want('gpu')) process.stdout.write(benchGpu());
   if (want('memory')) {
     const R = 256;
     const rows = benchMemory(R, [16, 256]);

@@ -14,7 +14,7 @@ import fc from 'fast-check';
 import { roiLoss } from '../src/mining/hardness.js';
 import { type Tensor } from '../src/core/index.js';
 import { fcParams, right, leftNaming, noThrow, T, assertPure, assertBitEqual, assertClose, f32 } from './support.js';
-import { roiLossCases, type RoiLossCase, EPS, CLAMPED_LOSS, nudge32 } from './arbitraries/mining.js';
+import { roiLossCases, type RoiLossCase, EPS, CLAMPED_LOSS, nudge32 } from '../src/conform/arbitraries/mining.js';
 
 const fr = Math.fround;
 const BBOX = ['bbox_pred', 'bbox_targets', 'bbox_inside_weights', 'bbox_outside_weights'] as const;

@@ -11,7 +11,7 @@ import fc from 'fast-check';
 import { nms, NMS_DEFAULTS, type NmsAttrs } from '../src/ops/nms.js';
 import { type Tensor } from '../src/core/index.js';
 import { fcParams, right, leftNaming, noThrow, T, assertPure, f32 } from './support.js';
-import { nmsCases, type NmsCase } from './arbitraries/nms.js';
+import { nmsCases, type NmsCase } from '../src/conform/arbitraries/nms.js';
 
 type Box = readonly [number, number, number, number];
 

@@ -3,7 +3,7 @@
  * (SPEC §1–§8, docs/mining.md §3–§4). The expectations come from the spec's text:
  *
  * - the gradients are those of the PLAIN Fast R-CNN loss over the hard RoIs alone, composed here
- *   from the public ops (properties/heads.ts `plainFastRcnn`, docs/mining.md §4 steps 4–6);
+ *   from the public ops (src/conform/heads.ts `plainFastRcnn`, docs/mining.md §4 steps 4–6);
  * - the read-only pass contributes nothing to any gradient (SPEC §8.5), only the choice of RoIs;
  * - the gradient is the derivative of the reported loss (float64 central differences);
  * - the selection is `selectHard(roiLoss(read-only forward))` (docs/mining.md §1, §2, §4 steps 1–3),
@@ -39,7 +39,7 @@ import {
   prng,
   paramShape,
   maskShape,
-} from './heads.js';
+} from '../src/conform/heads.js';
 
 const GRADS = [...PARAMS.map((p) => `${p}_grad` as const), 'features_grad'] as const;
 const OUTS = ['roi_loss', 'cls_loss', 'bbox_loss', 'hard_inds', 'loss_cls', 'loss_bbox', ...GRADS] as const;

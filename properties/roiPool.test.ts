@@ -12,7 +12,7 @@ import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { roiPool, roiPoolBackward } from '../src/ops/roiPool.js';
 import { T, right, leftNaming, noThrow, assertPure, assertBitEqual, fcParams } from './support.js';
-import { poolCases, backwardCases, poolTensors, backwardTensors, type PoolCase } from './arbitraries/roiPool.js';
+import { poolCases, backwardCases, poolTensors, backwardTensors, type PoolCase } from '../src/conform/arbitraries/roiPool.js';
 
 // ------------------------------------------------------------------ the naive reference (SPEC §5)
 

@@ -29,7 +29,7 @@ import {
   type SelectCase,
   type Dialect,
   type Box,
-} from './arbitraries/mining.js';
+} from '../src/conform/arbitraries/mining.js';
 
 const fr = Math.fround;
 type Ties = 'index_desc' | 'index_asc';

@@ -9,10 +9,10 @@ import fc from 'fast-check';
 import { spawnPort } from '../src/protocol/client.js';
 import { OPS } from '../src/protocol/ops.js';
 import { fcParams } from './support.js';
-import * as roi from './arbitraries/roiPool.js';
-import * as nms from './arbitraries/nms.js';
-import * as elementwise from './arbitraries/elementwise.js';
-import * as lin from './arbitraries/linear.js';
+import * as roi from '../src/conform/arbitraries/roiPool.js';
+import * as nms from '../src/conform/arbitraries/nms.js';
+import * as elementwise from '../src/conform/arbitraries/elementwise.js';
+import * as lin from '../src/conform/arbitraries/linear.js';
 
 const BIN = fileURLToPath(new URL('../bin/ohem-ref.mjs', import.meta.url));
 const server = spawnPort(`${JSON.stringify(process.execPath)} ${JSON.stringify(BIN)} serve`, { timeoutMs: 30_000 });

@@ -8,7 +8,7 @@ import fc from 'fast-check';
 import { orderDescending, selectTopK, type TieRule } from '../src/ops/topK.js';
 import { type Tensor } from '../src/core/index.js';
 import { fcParams, right, leftNaming, noThrow, T, assertPure } from './support.js';
-import { CLAMPED_LOSS, topKCases } from './arbitraries/nms.js';
+import { CLAMPED_LOSS, topKCases } from '../src/conform/arbitraries/nms.js';
 
 const RULES: readonly TieRule[] = ['index_desc', 'index_asc'];
 

@@ -14,7 +14,7 @@ import { type Tensor } from '../src/core/index.js';
 import { ohemStep, drawMasks, type StepConfig, type StepMasks } from '../src/mining/ohemStep.js';
 import { ohemSolverStep, initialState, MULTIPLIERS, type SolverConfig, type TrainState } from '../src/mining/train.js';
 import { T, right, leftNaming, noThrow, assertPure, assertBitEqual, fcParams } from './support.js';
-import { PARAMS, type PName, type HeadSpec, type HeadTensors, headSpecArb, headPairArb, tensorsOf, allTensors, plainFastRcnn, paramShape, prng } from './heads.js';
+import { PARAMS, type PName, type HeadSpec, type HeadTensors, headSpecArb, headPairArb, tensorsOf, allTensors, plainFastRcnn, paramShape, prng } from '../src/conform/heads.js';
 
 const U = 2 ** -24; // float32 unit roundoff
 

@@ -1,21 +1,37 @@
 /**
- * The `ohem-ref` command: `serve` (the PROTOCOL.md oracle on stdin/stdout), `tour` (the main job
- * for now: SPEC.md's worked examples, computed by the reference, checked against SPEC's numbers and,
- * when python3 with numpy is present, against the independent oracle), `help`.
+ * The `ohem-ref` command: `demo` (the main job, `npm start`: OHEM and the standard Fast R-CNN
+ * sampler trained side by side on a synthetic world, with an HTML report), `serve` (the
+ * PROTOCOL.md oracle on stdin/stdout), `tour` (SPEC.md's worked examples, computed by the
+ * reference, checked against SPEC's numbers and, when python3 with numpy is present, against the
+ * independent oracle), `golden` (write the golden vectors), `conform` (run a port through the
+ * golden vectors and the differential properties), `help`.
  */
 import { parseArgs } from 'node:util';
+import * as E from 'fp-ts/lib/Either.js';
 import { serve } from './protocol/server.js';
 import { runTour } from './demo/tour.js';
+import { GOLDEN_HELP, CONFORM_HELP, goldenCommand, conformCommand } from './conform/commands.js';
+import { DEMO_DEFAULTS, runDemo } from './demo/demo.js';
 
 const HELP = `ohem-ref — a golden reference of Online Hard Example Mining (OHEM)
 
 Usage:
+  ohem-ref demo [options]   train the standard Fast R-CNN sampler, the same with BG_THRESH_LO 0,
+                            and OHEM side by side on a synthetic detection world; evaluate them
+                            on held-out scenes (VOC07 AP, loss over all RoIs); write an HTML
+                            report with SVG plots and print a summary table (npm start runs this)
+      --iters N             solver iterations per sampler (default ${DEMO_DEFAULTS.iters})
+      --seed S              seed of the world, the initial weights, the image order, the
+                            standard sampler's draws (default ${DEMO_DEFAULTS.seed})
+      --out DIR             report directory (default ${DEMO_DEFAULTS.out}/)
+      --backend NAME        kernels for the heavy ops: reference (default; the only one so far)
+      -h, --help            this text
   ohem-ref serve            answer PROTOCOL.md requests (JSON lines) on stdin/stdout
   ohem-ref tour [--no-oracle]
                             compute SPEC.md's worked examples (C rounding, the 57-cell overshoot,
                             NMS at a float32 threshold, the mining epsilon, tie order …), check
                             each against SPEC and against the numpy oracle, and print a table
-  ohem-ref help             this text
+${GOLDEN_HELP}${CONFORM_HELP}  ohem-ref help             this text
 
 Options:
   -h, --help                this text
@@ -27,6 +43,46 @@ const main = async (argv: string[]): Promise<number> => {
     case 'serve':
       await serve();
       return 0;
+    case 'demo': {
+      let values: { iters?: string; seed?: string; out?: string; backend?: string; help?: boolean };
+      try {
+        ({ values } = parseArgs({
+          args: rest,
+          options: { iters: { type: 'string' }, seed: { type: 'string' }, out: { type: 'string' }, backend: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
+          strict: true,
+          allowPositionals: false,
+        }));
+      } catch (e) {
+        process.stderr.write(`ohem-ref demo: ${(e as Error).message}\n\n${HELP}`);
+        return 2;
+      }
+      if (values.help) {
+        process.stdout.write(HELP);
+        return 0;
+      }
+      const int = (name: string, v: string | undefined, d: number): number | string =>
+        v === undefined ? d : /^\d+$/.test(v.trim()) ? Number(v) : `--${name} must be a non-negative integer, got ${JSON.stringify(v)}`;
+      const iters = int('iters', values.iters, DEMO_DEFAULTS.iters);
+      const seed = int('seed', values.seed, DEMO_DEFAULTS.seed);
+      for (const v of [iters, seed])
+        if (typeof v === 'string') {
+          process.stderr.write(`ohem-ref demo: ${v}\n`);
+          return 2;
+        }
+      const r = runDemo(
+        { iters: iters as number, seed: seed as number, out: values.out ?? DEMO_DEFAULTS.out, backend: values.backend ?? DEMO_DEFAULTS.backend },
+        { stderr: process.stderr, stdout: process.stdout, now: () => performance.now() },
+      );
+      if (E.isLeft(r)) {
+        process.stderr.write(`ohem-ref demo: ${r.left.message}\n`);
+        return r.left.input.startsWith('--') ? 2 : 1;
+      }
+      return 0;
+    }
+    case 'golden':
+      return goldenCommand(rest);
+    case 'conform':
+      return conformCommand(rest);
     case 'tour': {
       const { values } = parseArgs({ args: rest, options: { 'no-oracle': { type: 'boolean' } }, strict: true });
       return runTour({ oracle: !values['no-oracle'] });

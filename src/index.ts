@@ -3,3 +3,4 @@ export * from './core/index.js';
 export * from './ops/index.js';
 export * from './mining/index.js';
 export * as protocol from './protocol/index.js';
+export * from './gpu/index.js';

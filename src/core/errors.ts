@@ -40,3 +40,16 @@ export const firstLeft = (...checks: ReadonlyArray<E.Either<OhemError, unknown>>
   for (const c of checks) if (E.isLeft(c)) return c;
   return E.right(undefined);
 };
+
+/**
+ * A compute engine (a gpu.js backend of the heavy ops) that cannot do what it was asked — its
+ * kernel fell back to another mode, it was destroyed, its device failed — throws an Error named
+ * `EngineError`, because the engine interface of the mining head is synchronous and returns plain
+ * arrays. The ops and `ohemStep` catch exactly these and answer a Left naming `backend`; any other
+ * exception is a bug and propagates.
+ */
+export const ENGINE_ERROR = 'EngineError';
+export const engineError = (message: string): Error => Object.assign(new Error(message), { name: ENGINE_ERROR });
+export const isEngineError = (e: unknown): e is Error => e instanceof Error && e.name === ENGINE_ERROR;
+/** The Left for a caught engine failure. */
+export const engineLeft = (e: Error): OhemError => ohemError('Unsupported', 'backend', e.message.startsWith('backend') ? e.message.replace(/^backend:\s*/, '') : e.message);

@@ -29,6 +29,8 @@ import {
   seedRng,
   split,
   dropoutMask,
+  engineLeft,
+  isEngineError,
   valueError,
 } from '../core/index.js';
 import { ROI_POOL_DEFAULTS, type RoiPoolAttrs } from '../ops/roiPool.js';
@@ -47,7 +49,7 @@ export interface StepConfig extends SelectAttrs {
   readonly normalization?: 'valid' | 'batch_size' | 'full' | 'none';
   /** RoIs per chunk of the read-only pass (default 256). Changes memory, never a bit of the result. */
   readonly chunk_size?: number;
-  /** The kernels for the heavy ops (default: the reference ops). */
+  /** The kernels for the heavy ops: a Backend from `createBackend` (src/gpu), or by default the reference ops. */
   readonly engine?: HeavyOps;
   /**
    * `ohem` (default): the read-only pass, hardness and selection. `all`: plain Fast R-CNN — the
@@ -148,9 +150,23 @@ export const readonlyForward = (
   return E.right({ prob, bboxPred });
 };
 
+/**
+ * One OHEM iteration (see the top of this file). `config.engine` runs the heavy ops (a gpu.js
+ * backend from `createBackend`, or the reference ops by default); an engine that fails — its
+ * kernel fell back to another mode, it was destroyed — gives a Left naming `backend`.
+ */
 export const ohemStep =
   (config: StepConfig = {}) =>
   (params: HeadParams, batch: StepBatch, masks?: StepMasks): Result<StepResult> => {
+    try {
+      return stepOnce(config, params, batch, masks);
+    } catch (e) {
+      if (isEngineError(e)) return E.left(engineLeft(e));
+      throw e;
+    }
+  };
+
+const stepOnce = (config: StepConfig, params: HeadParams, batch: StepBatch, masks?: StepMasks): Result<StepResult> => {
     const eng = config.engine ?? referenceOps;
     // ------------------------------------------------------------------ validation, before any work
     const poolAttrs: RoiPoolAttrs = {
@@ -288,7 +304,7 @@ export const ohemStep =
       ...bwd.right.grads,
       features_grad: bwd.right.features_grad,
     });
-  };
+};
 
 
 /** One standard Fast R-CNN pass (no mining) on RoIs the caller already sampled: `selection: 'all'`. */

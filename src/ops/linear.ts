@@ -15,7 +15,9 @@ import {
   adoptTensor,
   checkTensor,
   checkFinite,
+  engineLeft,
   firstLeft,
+  isEngineError,
   valueError,
 } from '../core/index.js';
 
@@ -120,56 +122,86 @@ const finiteOutput = (name: string, t: Tensor<'float32'>): Result<Tensor<'float3
 
 const F = ['float32', 'float64'] as const;
 
-/** y = x·Wᵀ + b (SPEC §8.1). x [R, K], w [M, K], b [M] → y [R, M] float32. */
-export const linear = (inputs: {
-  readonly x: Tensor;
-  readonly w: Tensor;
-  readonly b: Tensor;
-}): Result<{ readonly y: Tensor<'float32'> }> => {
-  const env = new Map<string, number>();
-  const bad = firstLeft(
-    checkTensor('x', inputs.x, ['R', 'K'], F, env),
-    checkTensor('w', inputs.w, ['M', 'K'], F, env),
-    checkTensor('b', inputs.b, ['M'], F, env),
-  );
-  if (E.isLeft(bad)) return bad;
-  const fin = firstLeft(checkFinite('x', inputs.x), checkFinite('w', inputs.w), checkFinite('b', inputs.b));
-  if (E.isLeft(fin)) return fin;
-  const R = env.get('R')!, K = env.get('K')!, M = env.get('M')!;
-  const y = adoptTensor('float32', [R, M], matmulNT(f32(inputs.x.data), f32(inputs.w.data), R, K, M, f32(inputs.b.data)));
-  return E.map((t: Tensor<'float32'>) => ({ y: t }))(finiteOutput('y', y));
+/** A dense forward kernel: y [R, M] = x [R, K]·wᵀ + b on validated float32 data (the head's engine signature). */
+export type LinearKernel = (x: ArrayLike<number>, w: ArrayLike<number>, b: ArrayLike<number>, R: number, K: number, M: number) => Float32Array;
+/** A dense backward kernel: dx [R, K], dw [M, K], db [M] from x [R, K], w [M, K], dy [R, M]. */
+export type LinearBackwardKernel = (
+  x: ArrayLike<number>,
+  w: ArrayLike<number>,
+  dy: ArrayLike<number>,
+  R: number,
+  K: number,
+  M: number,
+) => { dx: Float32Array; dw: Float32Array; db: Float32Array };
+
+/** Runs a kernel; an engine failure it throws (a gpu.js backend's) becomes a Left naming `backend`. */
+const runKernel = <A>(f: () => A): Result<A> => {
+  try {
+    return E.right(f());
+  } catch (e) {
+    if (isEngineError(e)) return E.left(engineLeft(e));
+    throw e;
+  }
 };
+
+/** The `linear` op around any forward kernel: one validation, one set of Lefts, whatever multiplies. */
+export const linearWith =
+  (kernel: LinearKernel) =>
+  (inputs: { readonly x: Tensor; readonly w: Tensor; readonly b: Tensor }): Result<{ readonly y: Tensor<'float32'> }> => {
+    const env = new Map<string, number>();
+    const bad = firstLeft(
+      checkTensor('x', inputs.x, ['R', 'K'], F, env),
+      checkTensor('w', inputs.w, ['M', 'K'], F, env),
+      checkTensor('b', inputs.b, ['M'], F, env),
+    );
+    if (E.isLeft(bad)) return bad;
+    const fin = firstLeft(checkFinite('x', inputs.x), checkFinite('w', inputs.w), checkFinite('b', inputs.b));
+    if (E.isLeft(fin)) return fin;
+    const R = env.get('R')!, K = env.get('K')!, M = env.get('M')!;
+    const y = runKernel(() => kernel(f32(inputs.x.data), f32(inputs.w.data), f32(inputs.b.data), R, K, M));
+    if (E.isLeft(y)) return y;
+    return E.map((t: Tensor<'float32'>) => ({ y: t }))(finiteOutput('y', adoptTensor('float32', [R, M], y.right)));
+  };
+
+/** y = x·Wᵀ + b (SPEC §8.1). x [R, K], w [M, K], b [M] → y [R, M] float32. */
+export const linear = linearWith((x, w, b, R, K, M) => matmulNT(x, w, R, K, M, b));
 
 /**
  * Backward of `linear` for dy [R, M] (SPEC §8.1): dx = dy·W [R, K], dW = dyᵀ·x [M, K],
  * db = Σ_r dy [M]. These are one pass's gradients; Caffe accumulates them into the param diff
  * (beta = 1) across sharers and iter_size — the caller sums, this function does not.
  */
-export const linearBackward = (inputs: {
-  readonly x: Tensor;
-  readonly w: Tensor;
-  readonly dy: Tensor;
-}): Result<{ readonly dx: Tensor<'float32'>; readonly dw: Tensor<'float32'>; readonly db: Tensor<'float32'> }> => {
-  const env = new Map<string, number>();
-  const bad = firstLeft(
-    checkTensor('x', inputs.x, ['R', 'K'], F, env),
-    checkTensor('w', inputs.w, ['M', 'K'], F, env),
-    checkTensor('dy', inputs.dy, ['R', 'M'], F, env),
-  );
-  if (E.isLeft(bad)) return bad;
-  const fin = firstLeft(checkFinite('x', inputs.x), checkFinite('w', inputs.w), checkFinite('dy', inputs.dy));
-  if (E.isLeft(fin)) return fin;
-  const R = env.get('R')!, K = env.get('K')!, M = env.get('M')!;
-  const g = linearBackwardKernel(f32(inputs.x.data), f32(inputs.w.data), f32(inputs.dy.data), R, K, M);
-  const dx = adoptTensor('float32', [R, K], g.dx);
-  const dw = adoptTensor('float32', [M, K], g.dw);
-  const db = adoptTensor('float32', [M], g.db);
-  for (const [name, t] of [['dx', dx], ['dw', dw], ['db', db]] as const) {
-    const ok = finiteOutput(name, t);
-    if (E.isLeft(ok)) return ok;
-  }
-  return E.right({ dx, dw, db });
-};
+export const linearBackwardWith =
+  (kernel: LinearBackwardKernel) =>
+  (inputs: {
+    readonly x: Tensor;
+    readonly w: Tensor;
+    readonly dy: Tensor;
+  }): Result<{ readonly dx: Tensor<'float32'>; readonly dw: Tensor<'float32'>; readonly db: Tensor<'float32'> }> => {
+    const env = new Map<string, number>();
+    const bad = firstLeft(
+      checkTensor('x', inputs.x, ['R', 'K'], F, env),
+      checkTensor('w', inputs.w, ['M', 'K'], F, env),
+      checkTensor('dy', inputs.dy, ['R', 'M'], F, env),
+    );
+    if (E.isLeft(bad)) return bad;
+    const fin = firstLeft(checkFinite('x', inputs.x), checkFinite('w', inputs.w), checkFinite('dy', inputs.dy));
+    if (E.isLeft(fin)) return fin;
+    const R = env.get('R')!, K = env.get('K')!, M = env.get('M')!;
+    const g = runKernel(() => kernel(f32(inputs.x.data), f32(inputs.w.data), f32(inputs.dy.data), R, K, M));
+    if (E.isLeft(g)) return g;
+    const dx = adoptTensor('float32', [R, K], g.right.dx);
+    const dw = adoptTensor('float32', [M, K], g.right.dw);
+    const db = adoptTensor('float32', [M], g.right.db);
+    for (const [name, t] of [['dx', dx], ['dw', dw], ['db', db]] as const) {
+      const ok = finiteOutput(name, t);
+      if (E.isLeft(ok)) return ok;
+    }
+    return E.right({ dx, dw, db });
+  };
+
+/** The reference `linear_backward` (the 4×4-blocked kernel below). */
+export const linearBackward = linearBackwardWith((x, w, dy, R, K, M) => linearBackwardKernel(x, w, dy, R, K, M));
 
 /**
  * The backward on validated float32 data: dx = dy·W [R, K], dW = dyᵀ·x [M, K], db = Σ_r dy [M],

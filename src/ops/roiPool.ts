@@ -18,6 +18,8 @@ import {
   checkNumber,
   checkTensor,
   div32,
+  engineLeft,
+  isEngineError,
   mul32,
   rangeError,
   roundHalfAwayFromZero,
@@ -236,25 +238,69 @@ const allocateFor = <D extends DType>(input: string, dtype: D, count: number, wh
 // ---------------------------------------------------------------- forward
 
 /**
+ * What a forward kernel is handed once the inputs are validated: float32 features [N, C, H, W],
+ * float32 rois [R, 5] (batch indices and coordinates checked), the attrs, and zeroed outputs
+ * [R, C, PH, PW] to fill. A kernel that cannot compute this case exactly returns a Left and the
+ * op answers it; the reference kernel always succeeds.
+ */
+export interface RoiPoolJob {
+  readonly features: Tensor<'float32'>;
+  readonly rois: ArrayLike<number>;
+  readonly numRois: number;
+  readonly pooledH: number;
+  readonly pooledW: number;
+  /** spatial_scale as a float32. */
+  readonly scale32: number;
+  readonly top: Float32Array;
+  readonly argmax: Int32Array;
+}
+export type RoiPoolKernel = (job: RoiPoolJob) => Result<void>;
+
+/**
+ * The RoI pooling forward op around any kernel (the reference's below, or a gpu.js backend's):
+ * one validation, one output layout, one set of Lefts, whatever computes the maxima.
+ */
+export const roiPoolWith =
+  (kernel: RoiPoolKernel) =>
+  (inputs: RoiPoolInputs, attrs: Partial<RoiPoolAttrs> = {}): Result<RoiPoolOutputs> => {
+    const env = new Map<string, number>();
+    return pipe(
+      E.Do,
+      E.bind('p', () => poolParams(attrs)),
+      E.bind('features', () => float32Input('features', field(inputs, 'features'), ['N', 'C', 'H', 'W'], env)),
+      E.bind('rois', ({ p, features }) => checkRois(field(inputs, 'rois'), features.shape[0], p.scale32, env)),
+      E.let('shape', ({ p, features, rois }) => [rois.shape[0], features.shape[1], p.pooledH, p.pooledW]),
+      E.bind('top', ({ shape }) => allocateFor('attrs.pooled_h', 'float32', shapeSize(shape), `an output [${shape.join(', ')}]`)),
+      E.bind('argmax', ({ shape }) => allocateFor('attrs.pooled_h', 'int32', shapeSize(shape), `an output [${shape.join(', ')}]`)),
+      E.chainFirst(({ p, features, rois, top, argmax }) =>
+        top.length === 0
+          ? E.right(undefined)
+          : runKernel(() =>
+              kernel({ features: features as Tensor<'float32'>, rois: rois.data, numRois: rois.shape[0], ...p, top, argmax }),
+            ),
+      ),
+      E.map(({ shape, top, argmax }) => ({ top: adoptTensor('float32', shape, top), argmax: adoptTensor('int32', shape, argmax) })),
+    );
+  };
+
+/** A kernel's Left as it is, and an engine failure it throws (a gpu.js backend's) as a Left naming `backend`. */
+const runKernel = (f: () => Result<void>): Result<void> => {
+  try {
+    return f();
+  } catch (e) {
+    if (isEngineError(e)) return E.left(engineLeft(e));
+    throw e;
+  }
+};
+
+/**
  * RoI max pooling forward (SPEC §5.1): for each RoI, channel and bin, the maximum of the bin's
  * window of the RoI's image, first maximum in row-major order, with its cell index.
  */
-export const roiPool = (inputs: RoiPoolInputs, attrs: Partial<RoiPoolAttrs> = {}): Result<RoiPoolOutputs> => {
-  const env = new Map<string, number>();
-  return pipe(
-    E.Do,
-    E.bind('p', () => poolParams(attrs)),
-    E.bind('features', () => float32Input('features', field(inputs, 'features'), ['N', 'C', 'H', 'W'], env)),
-    E.bind('rois', ({ p, features }) => checkRois(field(inputs, 'rois'), features.shape[0], p.scale32, env)),
-    E.let('shape', ({ p, features, rois }) => [rois.shape[0], features.shape[1], p.pooledH, p.pooledW]),
-    E.bind('top', ({ shape }) => allocateFor('attrs.pooled_h', 'float32', shapeSize(shape), `an output [${shape.join(', ')}]`)),
-    E.bind('argmax', ({ shape }) => allocateFor('attrs.pooled_h', 'int32', shapeSize(shape), `an output [${shape.join(', ')}]`)),
-    E.map(({ p, features, rois, shape, top, argmax }) => {
-      if (top.length > 0) poolForward(features.data, features.shape, rois.data, rois.shape[0], p, top, argmax);
-      return { top: adoptTensor('float32', shape, top), argmax: adoptTensor('int32', shape, argmax) };
-    }),
-  );
-};
+export const roiPool = roiPoolWith((job) => {
+  poolForward(job.features.data, job.features.shape, job.rois, job.numRois, job, job.top, job.argmax);
+  return E.right(undefined);
+});
 
 const poolForward = (
   f: ArrayLike<number>,
@@ -310,6 +356,56 @@ const poolForward = (
 
 // ---------------------------------------------------------------- backward
 
+/** What a backward kernel is handed once the inputs are validated; `grad` [N, C, H, W] is zeroed. */
+export interface RoiPoolBackwardJob {
+  readonly rois: ArrayLike<number>;
+  /** int32 [R, C, PH, PW], every value −1 or in [0, H·W). */
+  readonly argmax: ArrayLike<number>;
+  /** float32 [R, C, PH, PW]. */
+  readonly topGrad: ArrayLike<number>;
+  readonly numRois: number;
+  /** [N, C, H, W]. */
+  readonly featuresShape: readonly number[];
+  readonly pooledH: number;
+  readonly pooledW: number;
+  readonly scale32: number;
+  readonly mode: RoiPoolBackwardMode;
+  readonly grad: Float32Array;
+}
+export type RoiPoolBackwardKernel = (job: RoiPoolBackwardJob) => Result<void>;
+
+/** The RoI pooling backward op around any kernel (see `roiPoolWith`). */
+export const roiPoolBackwardWith =
+  (kernel: RoiPoolBackwardKernel) =>
+  (inputs: RoiPoolBackwardInputs, attrs: Partial<RoiPoolBackwardAttrs> = {}): Result<RoiPoolBackwardOutputs> => {
+    const dims = ['R', 'C', 'PH', 'PW'];
+    return pipe(
+      E.Do,
+      E.bind('p', () => poolParams(attrs)),
+      E.bind('fshape', () => checkFeaturesShape(attr(attrs, 'features_shape', undefined))),
+      E.bind('mode', () => checkEnum<RoiPoolBackwardMode>('attrs.mode', attr(attrs, 'mode', ROI_POOL_BACKWARD_DEFAULTS.mode), ['caffe', 'scatter'])),
+      // argmax and top_grad must be [R, C, PH, PW] with C from features_shape and PH, PW from the attrs.
+      E.let('env', ({ p, fshape }) => new Map<string, number>([['C', fshape[1]], ['PH', p.pooledH], ['PW', p.pooledW]])),
+      E.bind('rois', ({ p, fshape, env }) => checkRois(field(inputs, 'rois'), fshape[0], p.scale32, env)),
+      E.bind('argmax', ({ fshape, env }) =>
+        pipe(
+          checkTensor('argmax', field(inputs, 'argmax'), dims, ['int32'], env),
+          E.chain((a) => checkArgmaxValues(a, fshape[2] * fshape[3])),
+        ),
+      ),
+      E.bind('topGrad', ({ env }) => float32Input('top_grad', field(inputs, 'top_grad'), dims, env)),
+      E.bind('grad', ({ fshape }) => allocateFor('attrs.features_shape', 'float32', shapeSize(fshape), `a gradient [${fshape.join(', ')}]`)),
+      E.chainFirst(({ p, fshape, mode, rois, argmax, topGrad, grad }) =>
+        argmax.size === 0
+          ? E.right(undefined)
+          : runKernel(() =>
+              kernel({ rois: rois.data, argmax: argmax.data, topGrad: topGrad.data, numRois: rois.shape[0], featuresShape: fshape, ...p, mode, grad }),
+            ),
+      ),
+      E.map(({ fshape, grad }) => ({ features_grad: adoptTensor('float32', fshape, grad) })),
+    );
+  };
+
 /**
  * Gradient of RoI max pooling with respect to the features.
  *
@@ -328,36 +424,11 @@ const poolForward = (
  * does and the order is fixed: `grad[i] += t` on a Float32Array is exactly one float32 addition
  * (the double sum of two float32s rounds to the float32 sum).
  */
-export const roiPoolBackward = (
-  inputs: RoiPoolBackwardInputs,
-  attrs: Partial<RoiPoolBackwardAttrs> = {},
-): Result<RoiPoolBackwardOutputs> => {
-  const dims = ['R', 'C', 'PH', 'PW'];
-  return pipe(
-    E.Do,
-    E.bind('p', () => poolParams(attrs)),
-    E.bind('fshape', () => checkFeaturesShape(attr(attrs, 'features_shape', undefined))),
-    E.bind('mode', () => checkEnum<RoiPoolBackwardMode>('attrs.mode', attr(attrs, 'mode', ROI_POOL_BACKWARD_DEFAULTS.mode), ['caffe', 'scatter'])),
-    // argmax and top_grad must be [R, C, PH, PW] with C from features_shape and PH, PW from the attrs.
-    E.let('env', ({ p, fshape }) => new Map<string, number>([['C', fshape[1]], ['PH', p.pooledH], ['PW', p.pooledW]])),
-    E.bind('rois', ({ p, fshape, env }) => checkRois(field(inputs, 'rois'), fshape[0], p.scale32, env)),
-    E.bind('argmax', ({ fshape, env }) =>
-      pipe(
-        checkTensor('argmax', field(inputs, 'argmax'), dims, ['int32'], env),
-        E.chain((a) => checkArgmaxValues(a, fshape[2] * fshape[3])),
-      ),
-    ),
-    E.bind('topGrad', ({ env }) => float32Input('top_grad', field(inputs, 'top_grad'), dims, env)),
-    E.bind('grad', ({ fshape }) => allocateFor('attrs.features_shape', 'float32', shapeSize(fshape), `a gradient [${fshape.join(', ')}]`)),
-    E.map(({ p, fshape, mode, rois, argmax, topGrad, grad }) => {
-      if (argmax.size > 0) {
-        const kernel = mode === 'caffe' ? caffeBackward : scatterBackward;
-        kernel(rois.data, argmax.data, topGrad.data, rois.shape[0], fshape, p, grad);
-      }
-      return { features_grad: adoptTensor('float32', fshape, grad) };
-    }),
-  );
-};
+export const roiPoolBackward = roiPoolBackwardWith((job) => {
+  const kernel = job.mode === 'caffe' ? caffeBackward : scatterBackward;
+  kernel(job.rois, job.argmax, job.topGrad, job.numRois, job.featuresShape, job, job.grad);
+  return E.right(undefined);
+});
 
 const checkFeaturesShape = (v: unknown): Result<readonly number[]> =>
   v === undefined
@@ -422,7 +493,7 @@ const caffeBackward: BackwardKernel = (rois, argmax, topGrad, numRois, [, channe
  * start ≤ x ≤ end, else floor(fl32((x − start) / bin)) to ceil(fl32((x − start + 1) / bin)),
  * clipped to [0, pooled]. The int difference becomes a float32 before the division, as in C.
  */
-const gatherWindows = (pooled: number, bin: number, start: number, end: number, starts: Int32Array, ends: Int32Array): void => {
+export const gatherWindows = (pooled: number, bin: number, start: number, end: number, starts: Int32Array, ends: Int32Array): void => {
   for (let x = 0; x < starts.length; x++) {
     if (x < start || x > end) {
       starts[x] = 0;

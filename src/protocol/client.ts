@@ -13,11 +13,14 @@ export type Outcome =
   | { readonly kind: 'garbage'; readonly line: string };
 
 export interface PortClient {
-  request(req: Record<string, unknown>): Promise<Outcome>;
+  /** `timeoutMs` overrides the client's timeout for this request (e.g. a port's first, which includes its start-up). */
+  request(req: Record<string, unknown>, timeoutMs?: number): Promise<Outcome>;
   /** Sends one raw line (it need not be JSON: for testing a port's handling of garbage). */
-  requestLine(line: string): Promise<Outcome>;
+  requestLine(line: string, timeoutMs?: number): Promise<Outcome>;
   /** Closes stdin and waits for the process to end (kills it after `graceMs`). */
   close(graceMs?: number): Promise<void>;
+  /** Kills the process now (its whole process group when spawned with `processGroup`). */
+  kill(): void;
   readonly alive: () => boolean;
   readonly command: string;
 }
@@ -26,6 +29,11 @@ export interface SpawnOptions {
   readonly timeoutMs?: number;
   readonly cwd?: string;
   readonly env?: NodeJS.ProcessEnv;
+  /**
+   * Run the command in its own process group and kill the whole group on a timeout or `kill()`,
+   * so that a hung grandchild of the shell (`sh -c "python3 port.py"`) dies too (POSIX only).
+   */
+  readonly processGroup?: boolean;
 }
 
 const STDERR_KEEP = 8192;
@@ -37,7 +45,16 @@ export const spawnPort = (command: string, options: SpawnOptions = {}): PortClie
     cwd: options.cwd,
     env: options.env ?? process.env,
     stdio: ['pipe', 'pipe', 'pipe'],
+    detached: options.processGroup === true && process.platform !== 'win32',
   });
+  const kill = (): void => {
+    try {
+      if (options.processGroup && process.platform !== 'win32' && child.pid !== undefined) process.kill(-child.pid, 'SIGKILL');
+      else child.kill('SIGKILL');
+    } catch {
+      child.kill('SIGKILL'); // the group is already gone
+    }
+  };
   let stderr = '';
   let exited: { code: number | null; signal: string | null } | null = null;
   const pending: Array<(o: Outcome) => void> = [];
@@ -73,7 +90,7 @@ export const spawnPort = (command: string, options: SpawnOptions = {}): PortClie
     if (!exited) onExit(null, null);
   });
 
-  const requestLine = (line: string): Promise<Outcome> =>
+  const requestLine = (line: string, ms: number = timeoutMs): Promise<Outcome> =>
     new Promise((resolve) => {
       if (exited) {
         resolve({ kind: 'exited', code: exited.code, signal: exited.signal, stderr });
@@ -84,9 +101,9 @@ export const spawnPort = (command: string, options: SpawnOptions = {}): PortClie
         if (done) return;
         done = true;
         // The answer stream is now out of step: this port must be restarted.
-        child.kill('SIGKILL');
-        resolve({ kind: 'timeout', ms: timeoutMs });
-      }, timeoutMs);
+        kill();
+        resolve({ kind: 'timeout', ms });
+      }, ms);
       pending.push((o) => {
         if (done) return;
         done = true;
@@ -95,12 +112,12 @@ export const spawnPort = (command: string, options: SpawnOptions = {}): PortClie
       });
       child.stdin!.write(line.replace(/\n/g, ' ') + '\n');
     });
-  const request = (req: Record<string, unknown>): Promise<Outcome> => requestLine(JSON.stringify(req));
+  const request = (req: Record<string, unknown>, ms?: number): Promise<Outcome> => requestLine(JSON.stringify(req), ms);
 
   const close = (graceMs = 2000): Promise<void> =>
     new Promise((resolve) => {
       if (exited) return resolve();
-      const t = setTimeout(() => child.kill('SIGKILL'), graceMs);
+      const t = setTimeout(kill, graceMs);
       child.once('exit', () => {
         clearTimeout(t);
         resolve();
@@ -108,5 +125,5 @@ export const spawnPort = (command: string, options: SpawnOptions = {}): PortClie
       child.stdin!.end();
     });
 
-  return { request, requestLine, close, alive: () => exited === null, command };
+  return { request, requestLine, close, kill, alive: () => exited === null, command };
 };

@@ -8,6 +8,7 @@ import * as readline from 'node:readline';
 import { protocolCode, type Tensor } from '../core/index.js';
 import { decodeTensor, encodeTensor, type Encoding } from './codec.js';
 import { OPS, type OpEntry } from './ops.js';
+import { createBackendPool, type BackendPool } from '../gpu/pool.js';
 
 export const PROTOCOL_VERSION = 1;
 export const SERVER_NAME = 'ohem-ref';
@@ -21,6 +22,11 @@ const errorResponse = (id: Id, code: ErrorCode, message: string) => ({ id, error
 export interface ServeOptions {
   /** The op table (the reference's by default; tests may pass another). */
   readonly ops?: Readonly<Record<string, OpEntry>>;
+  /**
+   * The backends `attrs.backend` names (`serve` keeps one pool for its lifetime). Without one, a
+   * request that names a backend gets a pool of its own, released after the answer.
+   */
+  readonly backends?: BackendPool;
 }
 
 /** Answers one request object (already parsed). Pure apart from the op it runs. */
@@ -54,7 +60,15 @@ export const handleRequest = (req: unknown, options: ServeOptions = {}): object 
     inputs[name] = t.right;
   }
   try {
-    const out = op.run(inputs, attrs as Record<string, unknown>);
+    const a = attrs as Record<string, unknown>;
+    const own = options.backends === undefined && a.backend !== undefined && a.backend !== null && a.backend !== 'reference';
+    const backends = own ? createBackendPool() : options.backends;
+    let out;
+    try {
+      out = op.run(inputs, a, { backends });
+    } finally {
+      if (own) void backends!.destroy();
+    }
     if (E.isLeft(out)) return errorResponse(id, protocolCode(out.left), out.left.message);
     const outputs: Record<string, unknown> = {};
     for (const [name, t] of Object.entries(out.right)) outputs[name] = encodeTensor(t, encoding);
@@ -87,9 +101,16 @@ export const serve = (
 ): Promise<void> =>
   new Promise((resolve) => {
     const rl = readline.createInterface({ input, crlfDelay: Infinity, terminal: false });
+    // One pool for the server's life: a GL context opens, and `auto` measures, once.
+    const backends =
+      options.backends ??
+      createBackendPool((name, b) => process.stderr.write(`ohem-ref serve: backend ${name} is ${b.name} on ${b.device}: ${b.reason}\n`));
     rl.on('line', (line) => {
       if (line.trim() === '') return;
-      output.write(handleLine(line, options) + '\n');
+      output.write(handleLine(line, { ...options, backends }) + '\n');
     });
-    rl.on('close', () => resolve());
+    rl.on('close', () => {
+      if (options.backends) resolve();
+      else void backends.destroy().then(resolve, resolve);
+    });
   });

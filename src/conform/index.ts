@@ -1,0 +1,5 @@
+export { runConform, formatReport, replay, summarise, type ConformOptions, type ConformReport, type SuiteReport } from './conform.js';
+export { generateGolden, loadGolden, type GoldenCase, type Manifest, type GenerateOptions } from './golden.js';
+export { SUITES, selectSuites, type Suite, type Req } from './suites.js';
+export { measureOutputs, compareOutputs, type Tolerance, type Mismatch, type Worst } from './compare.js';
+export { OP_VERSIONS, attrDefaults, completeAttrs, tiePolicy, optionalOutputs } from './defaults.js';

@@ -1,0 +1,241 @@
+/**
+ * Training the head with either sampler, everything else equal (the same world, initial parameters,
+ * image order, iterations, learning-rate schedule and Caffe SGD):
+ *
+ *   `ohem`      every RoI of each image goes to `ohemStep` (read-only pass, hardness, caffe-ohem
+ *               selection of the `rois_per_image` hardest after NMS at 0.7, train pass on those);
+ *   `standard`  Fast R-CNN's `_sample_rois` draws `rois_per_image` RoIs per image (sampler.ts) and
+ *               `fastRcnnStep` trains on exactly those.
+ *
+ * Each solver iteration is `iter_size` = 2 passes of one image each (OHEM's configuration: 2 × 64
+ * RoIs; the baseline's single pass over 2 images and 128 RoIs gives the same gradient when both
+ * images fill their 64), then one `solverStep` update.
+ */
+import * as E from 'fp-ts/lib/Either.js';
+import { type Result, type Rng, type Tensor, adoptTensor, rangeError, uint32s } from '../core/index.js';
+import { fastRcnnStep, ohemStep, type StepBatch, type StepConfig, type StepMasks } from '../mining/ohemStep.js';
+import { initialState, solverStep, type SolverConfig, type TrainState } from '../mining/train.js';
+import type { HeadParams } from '../mining/head.js';
+import { evaluate, type EvalResult } from './evaluate.js';
+import { stream } from './rng.js';
+import { FAST_RCNN_SAMPLER, sampleRois, type SamplerConfig } from './sampler.js';
+import { K, type Entry, type World } from './world.js';
+
+/**
+ * `standard`: Fast R-CNN's sampler as configured for the baseline (BG_THRESH_LO 0.1);
+ * `standard_bg0`: the same with BG_THRESH_LO 0 (background drawn from every RoI below IoU 0.5, as
+ * OHEM's configuration sets it) — the ablation that separates "sees every RoI" from "picks the
+ * hard ones"; `ohem`: OHEM.
+ */
+export type SamplerName = 'standard' | 'standard_bg0' | 'ohem';
+export const SAMPLERS: readonly SamplerName[] = ['standard', 'standard_bg0', 'ohem'];
+
+export interface TrainConfig {
+  readonly iters: number;
+  /** Evaluate on the held-out scenes every this many iterations (and at 0 and at the end). */
+  readonly evalEvery: number;
+  readonly pooled: number;
+  readonly hidden: number;
+  readonly rois_per_image: number;
+  readonly dropout_ratio: number;
+  readonly solver: SolverConfig;
+  /** The standard sampler's settings (default Fast R-CNN's; `rois_per_image` comes from above). */
+  readonly sampler?: Partial<SamplerConfig>;
+}
+
+export interface IterRecord {
+  readonly iter: number;
+  readonly lr: number;
+  /** The loss of the batch trained on (mean over the passes): what Caffe displays. */
+  readonly lossCls: number;
+  readonly lossBbox: number;
+  /** Fraction of the trained RoIs that are foreground. */
+  readonly fgFraction: number;
+  /** Fraction of the trained RoIs whose best IoU with any GT box is below 0.1. */
+  readonly lowIouFraction: number;
+  /** Fraction of the trained RoIs that are proposals around a look-alike distractor. */
+  readonly distractorFraction: number;
+  readonly rois: number;
+}
+
+export interface EvalRecord {
+  readonly iter: number;
+  readonly mAP: number;
+  readonly ap: readonly number[];
+  readonly loss: number;
+  readonly lossCls: number;
+  readonly lossBbox: number;
+}
+
+export interface RunHistory {
+  readonly sampler: SamplerName;
+  readonly iters: readonly IterRecord[];
+  readonly evals: readonly EvalRecord[];
+  readonly params: HeadParams;
+  readonly lastEval: EvalResult;
+  /** The parameters at each evaluation (iteration 0 included). */
+  readonly snapshots: readonly { readonly iter: number; readonly params: HeadParams }[];
+}
+
+export interface Hooks {
+  readonly onIter?: (rec: IterRecord) => void;
+  readonly onEval?: (rec: EvalRecord) => void;
+}
+
+/** Caffe-filler initial parameters: xavier (uniform ±√(3/fan_in)) for fc6/fc7, gaussian 0.01 / 0.001 for cls_score / bbox_pred, zero biases. */
+export const initParams = (rng: Rng, inputs: number, hidden: number): HeadParams => {
+  const s = stream(rng);
+  const D = 4 * K;
+  const t = (shape: number[], f: () => number) => adoptTensor('float32', shape, Float32Array.from({ length: shape.reduce((a, b) => a * b, 1) }, f));
+  const xavier = (fanIn: number) => () => (2 * s.u() - 1) * Math.sqrt(3 / fanIn);
+  const gauss = (std: number) => () => std * s.normal();
+  return {
+    fc6_w: t([hidden, inputs], xavier(inputs)),
+    fc6_b: t([hidden], () => 0),
+    fc7_w: t([hidden, hidden], xavier(hidden)),
+    fc7_b: t([hidden], () => 0),
+    cls_score_w: t([K, hidden], gauss(0.01)),
+    cls_score_b: t([K], () => 0),
+    bbox_pred_w: t([D, hidden], gauss(0.001)),
+    bbox_pred_b: t([D], () => 0),
+  };
+};
+
+/** Rows `inds` of every per-RoI tensor of `b` (features shared). */
+export const subBatch = (b: StepBatch, inds: ArrayLike<number>): StepBatch => {
+  const rows = (t: Tensor): Tensor<'float32'> => {
+    const w = t.shape.length === 1 ? 1 : t.shape[1];
+    const out = new Float32Array(inds.length * w);
+    for (let r = 0; r < inds.length; r++) for (let c = 0; c < w; c++) out[r * w + c] = t.data[inds[r] * w + c];
+    return adoptTensor('float32', t.shape.length === 1 ? [inds.length] : [inds.length, w], out);
+  };
+  return {
+    features: b.features,
+    rois: rows(b.rois),
+    labels: rows(b.labels),
+    bbox_targets: rows(b.bbox_targets),
+    bbox_inside_weights: rows(b.bbox_inside_weights),
+    bbox_outside_weights: rows(b.bbox_outside_weights),
+  };
+};
+
+/** The training image order: one random permutation of the training set per epoch. */
+export const imageOrder = (rng: Rng, nImages: number, count: number): Int32Array => {
+  const s = stream(rng);
+  const out = new Int32Array(count);
+  for (let i = 0; i < count; ) for (const j of s.permutation(nImages)) if (i < count) out[i++] = j;
+  return out;
+};
+
+const stats = (e: Entry, inds: ArrayLike<number>) => {
+  let fg = 0, low = 0, dis = 0;
+  for (let k = 0; k < inds.length; k++) {
+    const i = inds[k];
+    if (e.labels[i] > 0) fg++;
+    if (e.overlaps[i] < 0.1) low++;
+    if (e.origin[i] === 1 && e.labels[i] === 0) dis++;
+  }
+  return { fg, low, dis, n: inds.length };
+};
+
+export const evalRecord = (iter: number, r: EvalResult): EvalRecord => ({
+  iter,
+  mAP: r.mAP,
+  ap: Array.from(r.ap.subarray(1)),
+  loss: r.loss,
+  lossCls: r.lossCls,
+  lossBbox: r.lossBbox,
+});
+
+/** Trains from `init` with `sampler` for `cfg.iters` iterations; evaluates on `world.test` along the way. */
+export const runSampler = (
+  world: World,
+  sampler: SamplerName,
+  init: HeadParams,
+  cfg: TrainConfig,
+  rngs: { readonly order: Rng; readonly sampler: Rng; readonly dropout: Rng },
+  hooks: Hooks = {},
+): Result<RunHistory> => {
+  const iterSize = cfg.solver.iter_size ?? 2;
+  if (cfg.iters < 1) return E.left(rangeError('iters', `is ${cfg.iters}, must be ≥ 1`));
+  const step: StepConfig = {
+    pooled_h: cfg.pooled,
+    pooled_w: cfg.pooled,
+    spatial_scale: 1 / 16,
+    dropout_ratio: cfg.dropout_ratio,
+    batch_size: cfg.rois_per_image,
+    use_nms: true,
+    nms_threshold: 0.7,
+  };
+  const order = imageOrder(rngs.order, world.train.length, cfg.iters * iterSize);
+  const samplerStream = stream(rngs.sampler);
+  const seeds = uint32s(rngs.dropout, cfg.iters * iterSize)[0];
+  const evalCfg = { pooled_h: cfg.pooled, pooled_w: cfg.pooled, spatial_scale: 1 / 16 };
+  const evals: EvalRecord[] = [];
+  const iters: IterRecord[] = [];
+  const snapshots: { iter: number; params: HeadParams }[] = [];
+  const doEval = (iter: number, params: HeadParams): Result<EvalResult> => {
+    const r = evaluate(world, world.test, params, evalCfg);
+    snapshots.push({ iter, params });
+    if (E.isRight(r)) {
+      const rec = evalRecord(iter, r.right);
+      evals.push(rec);
+      hooks.onEval?.(rec);
+    }
+    return r;
+  };
+  const first = doEval(0, init);
+  if (E.isLeft(first)) return first;
+  let last = first.right;
+  const update =
+    sampler === 'ohem'
+      ? solverStep<StepBatch, StepMasks | undefined>(cfg.solver, (p, b, m) => ohemStep(step)(p, b, m))
+      : solverStep<StepBatch, StepMasks | undefined>(cfg.solver, (p, b, m) => fastRcnnStep(step)(p, b, m));
+  let state: TrainState = initialState(init);
+  for (let t = 0; t < cfg.iters; t++) {
+    const entries = Array.from({ length: iterSize }, (_, i) => world.train[order[t * iterSize + i]]);
+    const masks = entries.map((_, i) => (cfg.dropout_ratio > 0 ? { seed: seeds[t * iterSize + i] } : undefined));
+    let chosen: Int32Array[] = [];
+    let batches: StepBatch[];
+    if (sampler === 'ohem') batches = entries.map((e) => e.batch);
+    else {
+      const sampled: Int32Array[] = [];
+      for (const e of entries) {
+        const inds = sampleRois(samplerStream, e.overlaps, {
+          ...FAST_RCNN_SAMPLER,
+          ...cfg.sampler,
+          ...(sampler === 'standard_bg0' ? { bg_thresh_lo: 0 } : {}),
+          rois_per_image: cfg.rois_per_image,
+        });
+        if (E.isLeft(inds)) return inds;
+        sampled.push(inds.right);
+      }
+      chosen = sampled;
+      batches = entries.map((e, i) => subBatch(e.batch, sampled[i]));
+    }
+    const r = update(state, batches, masks);
+    if (E.isLeft(r)) return r;
+    state = r.right.state;
+    if (sampler === 'ohem') chosen = r.right.report.passes.map((p) => Int32Array.from(p.hard_inds.data));
+    const st = entries.map((e, i) => stats(e, chosen[i]));
+    const n = st.reduce((a, s) => a + s.n, 0);
+    const rec: IterRecord = {
+      iter: t + 1,
+      lr: r.right.report.lr,
+      lossCls: r.right.report.loss_cls,
+      lossBbox: r.right.report.loss_bbox,
+      fgFraction: st.reduce((a, s) => a + s.fg, 0) / n,
+      lowIouFraction: st.reduce((a, s) => a + s.low, 0) / n,
+      distractorFraction: st.reduce((a, s) => a + s.dis, 0) / n,
+      rois: n,
+    };
+    iters.push(rec);
+    hooks.onIter?.(rec);
+    if ((t + 1) % cfg.evalEvery === 0 || t + 1 === cfg.iters) {
+      const ev = doEval(t + 1, state.params);
+      if (E.isLeft(ev)) return ev;
+      last = ev.right;
+    }
+  }
+  return E.right({ sampler, iters, evals, params: state.params, lastEval: last, snapshots });
+};
