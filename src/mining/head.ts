@@ -19,7 +19,7 @@ import {
   valueError,
 } from '../core/index.js';
 import { roiPool, roiPoolBackward, type RoiPoolAttrs } from '../ops/roiPool.js';
-import { matmulNT, linearBackwardKernel } from '../ops/linear.js';
+import { matmulNT, linearBackwardKernel, type LinearKernel, type LinearBackwardKernel } from '../ops/linear.js';
 import { relu, reluBackward, dropout, dropoutBackward, softmax } from '../ops/activations.js';
 
 export const PARAM_NAMES = ['fc6_w', 'fc6_b', 'fc7_w', 'fc7_b', 'cls_score_w', 'cls_score_b', 'bbox_pred_w', 'bbox_pred_b'] as const;
@@ -41,15 +41,8 @@ export interface HeadSizes {
 export interface HeavyOps {
   readonly name: string;
   /** y [R, M] = x [R, K]·wᵀ + b, float32 out. */
-  linear(x: ArrayLike<number>, w: ArrayLike<number>, b: ArrayLike<number>, R: number, K: number, M: number): Float32Array;
-  linearBackward(
-    x: ArrayLike<number>,
-    w: ArrayLike<number>,
-    dy: ArrayLike<number>,
-    R: number,
-    K: number,
-    M: number,
-  ): { dx: Float32Array; dw: Float32Array; db: Float32Array };
+  linear: LinearKernel;
+  linearBackward: LinearBackwardKernel;
   roiPool: typeof roiPool;
   roiPoolBackward: typeof roiPoolBackward;
 }

@@ -207,14 +207,7 @@ export const linearBackward = linearBackwardWith((x, w, dy, R, K, M) => linearBa
  * The backward on validated float32 data: dx = dy·W [R, K], dW = dyᵀ·x [M, K], db = Σ_r dy [M],
  * each sum in float64 stored once. The mining head calls it directly after validating once.
  */
-export const linearBackwardKernel = (
-  x: ArrayLike<number>,
-  w: ArrayLike<number>,
-  dy: ArrayLike<number>,
-  R: number,
-  K: number,
-  M: number,
-): { dx: Float32Array; dw: Float32Array; db: Float32Array } => {
+export const linearBackwardKernel: LinearBackwardKernel = (x, w, dy, R, K, M) => {
   const dyT = transpose(dy, R, M); // [M, R]
   const dx = matmulNT(dy, transpose(w, M, K), R, M, K);
   const dw = matmulNT(dyT, transpose(x, R, K), M, R, K);
