@@ -36,7 +36,7 @@
  *    wasm, float64 in cpu mode); they match the reference within a float32-accumulation bound.
  */
 import type { GPU, IKernelRunShortcut } from 'gpu.js';
-import { binBounds, gatherWindows, roiGeometry } from '../ops/roiPool.js';
+import { binBounds, gatherWindows, roiGeometry, type RoiPoolJob } from '../ops/roiPool.js';
 import { engineError } from '../core/index.js';
 
 /** The gpu.js modes a synchronous backend can run in, with the kernel class each must report. */
@@ -439,17 +439,11 @@ const channelSlab = (a: ArrayLike<number>, N: number, C: number, P: number, c0: 
   return out;
 };
 
-export interface PoolForwardArgs {
+/** The reference kernel's job (src/ops/roiPool.ts), with the features as plain storage and shape. */
+export type PoolForwardArgs = Omit<RoiPoolJob, 'features'> & {
   readonly features: Float32Array;
   readonly shape: readonly number[]; // [N, C, H, W]
-  readonly rois: ArrayLike<number>;
-  readonly numRois: number;
-  readonly pooledH: number;
-  readonly pooledW: number;
-  readonly scale32: number;
-  readonly top: Float32Array;
-  readonly argmax: Int32Array;
-}
+};
 
 /**
  * RoI pooling forward on the device, tiled over channels and RoIs. Bin bounds come from the
