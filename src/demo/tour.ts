@@ -27,6 +27,17 @@ interface Example {
 const f32 = (shape: number[], data: number[]) => ({ dtype: 'float32', shape, data });
 const range = (n: number) => Array.from({ length: n }, (_, i) => i);
 
+/** The 57-row RoI's backward with its last bin's max in the overshoot row 57, in either mode. */
+const overshootBackward = (mode: 'caffe' | 'scatter'): Req => ({
+  op: 'roi_pool_backward',
+  attrs: { pooled_h: 7, pooled_w: 1, spatial_scale: 0.0625, features_shape: [1, 1, 64, 1], mode },
+  inputs: {
+    rois: f32([1, 5], [0, 0, 0, 0, 56 * 16]),
+    argmax: { dtype: 'int32', shape: [1, 1, 7, 1], data: [8, 16, 24, 32, 40, 48, 57] },
+    top_grad: f32([1, 1, 7, 1], [1, 1, 1, 1, 1, 1, 1]),
+  },
+});
+
 const EXAMPLES: readonly Example[] = [
   {
     title: 'C round, half away from zero: x1 = −40 at scale 1/16 is −2.5 → −3 (Math.round: −2)',
@@ -57,30 +68,14 @@ const EXAMPLES: readonly Example[] = [
     title: 'caffe backward drops the overshoot row\'s gradient (the in-RoI test is inclusive of row 56 only)',
     spec: '§5.2, pitfall 18',
     expected: 'grad[row 57] = 0',
-    request: {
-      op: 'roi_pool_backward',
-      attrs: { pooled_h: 7, pooled_w: 1, spatial_scale: 0.0625, features_shape: [1, 1, 64, 1], mode: 'caffe' },
-      inputs: {
-        rois: f32([1, 5], [0, 0, 0, 0, 56 * 16]),
-        argmax: { dtype: 'int32', shape: [1, 1, 7, 1], data: [8, 16, 24, 32, 40, 48, 57] },
-        top_grad: f32([1, 1, 7, 1], [1, 1, 1, 1, 1, 1, 1]),
-      },
-    },
+    request: overshootBackward('caffe'),
     show: (o) => `grad[row 57] = ${o.features_grad[57]}`,
   },
   {
     title: '… while torchvision\'s scatter backward keeps it',
     spec: '§5.3',
     expected: 'grad[row 57] = 1',
-    request: {
-      op: 'roi_pool_backward',
-      attrs: { pooled_h: 7, pooled_w: 1, spatial_scale: 0.0625, features_shape: [1, 1, 64, 1], mode: 'scatter' },
-      inputs: {
-        rois: f32([1, 5], [0, 0, 0, 0, 56 * 16]),
-        argmax: { dtype: 'int32', shape: [1, 1, 7, 1], data: [8, 16, 24, 32, 40, 48, 57] },
-        top_grad: f32([1, 1, 7, 1], [1, 1, 1, 1, 1, 1, 1]),
-      },
-    },
+    request: overshootBackward('scatter'),
     show: (o) => `grad[row 57] = ${o.features_grad[57]}`,
   },
   {
