@@ -1,6 +1,6 @@
 """Tensor codec and attr/input helpers for the ohem-ref Python oracle (PROTOCOL.md, "Messages").
 
-Written from /work/shared/PROTOCOL.md and /work/shared/SPEC.md only (independence rule: nothing
+Written from PROTOCOL.md and SPEC.md only (independence rule: nothing
 under src/ was read). Every helper raises OracleError with the protocol error code and one
 sentence that names the offending input or attr.
 """
@@ -228,7 +228,7 @@ class Attrs:
         v = self.raw.get(name, _MISSING)
         if v is _MISSING or v is None:
             if default is _MISSING:
-                raise invalid(f"attr '{name}' is required but missing")
+                raise invalid(f"attrs.{name} is required but missing")
             return default
         return v
 
@@ -237,9 +237,9 @@ class Attrs:
         if isinstance(v, float) and math.isfinite(v) and v == math.floor(v):
             v = int(v)  # 7.0 is 7 (a JSON writer may not distinguish)
         if not _is_int(v):
-            raise invalid(f"attr '{name}' must be an integer, got {v!r}")
+            raise invalid(f"attrs.{name} must be an integer, got {v!r}")
         if minimum is not None and v < minimum:
-            raise invalid(f"attr '{name}' must be >= {minimum}, got {v}")
+            raise invalid(f"attrs.{name} must be >= {minimum}, got {v}")
         return v
 
     def float(self, name: str, default: Any = _MISSING) -> float:
@@ -247,35 +247,35 @@ class Attrs:
         if isinstance(v, str) and v in NONFINITE:
             v = NONFINITE[v]
         if not _is_number(v):
-            raise invalid(f"attr '{name}' must be a number, got {v!r}")
+            raise invalid(f"attrs.{name} must be a number, got {v!r}")
         v = float(v)
         if not math.isfinite(v):
-            raise invalid(f"attr '{name}' must be finite, got {v!r}")
+            raise invalid(f"attrs.{name} must be finite, got {v!r}")
         return v
 
     def enum(self, name: str, default: Any, choices: tuple[str, ...]) -> str:
         v = self._get(name, default)
         if v not in choices:
-            raise invalid(f"attr '{name}' is {v!r}; expected one of {', '.join(choices)}")
+            raise invalid(f"attrs.{name} is {v!r}; expected one of {', '.join(choices)}")
         return v
 
     def int_list(self, name: str, length: int, default: Any = _MISSING) -> list[int]:
         v = self._get(name, default)
         if not isinstance(v, list) or len(v) != length:
-            raise invalid(f"attr '{name}' must be a list of {length} non-negative integers, got {v!r}")
+            raise invalid(f"attrs.{name} must be a list of {length} non-negative integers, got {v!r}")
         out = []
         for d in v:
             if isinstance(d, float) and math.isfinite(d) and d == math.floor(d):
                 d = int(d)
             if not _is_int(d) or d < 0:
-                raise invalid(f"attr '{name}' must be a list of {length} non-negative integers, got {v!r}")
+                raise invalid(f"attrs.{name} must be a list of {length} non-negative integers, got {v!r}")
             out.append(d)
         return out
 
     def bool(self, name: str, default: Any = _MISSING) -> bool:
         v = self._get(name, default)
         if not isinstance(v, bool):
-            raise invalid(f"attr '{name}' must be true or false, got {v!r}")
+            raise invalid(f"attrs.{name} must be true or false, got {v!r}")
         return v
 
     def optional_float(self, name: str) -> float | None:

@@ -1,13 +1,15 @@
 """The ops of the ohem-ref Python oracle, one function per op, each citing its SPEC.md section.
 
-Written from /work/shared/SPEC.md, /work/shared/PROTOCOL.md, /work/shared/DIALECTS.md and
-docs/mining.md (the contract of ohem_roi_loss, ohem_select, ohem_step) only.
+Written from SPEC.md, PROTOCOL.md, DIALECTS.md and docs/mining.md (the contract of
+ohem_roi_loss, ohem_select, ohem_step) only.
 
 Layout: each op is a thin wrapper that validates its inputs and attrs and calls a kernel on plain
 numpy arrays (roi_pool_forward, roi_pool_backward_kernel, linear_forward, linear_backward_kernel,
 relu_kernel, dropout_kernel, softmax_loss_kernel, smooth_l1_kernel, nms_kernel, roi_loss_kernel,
-select_kernel); ohem_step composes the same kernels, so it equals the single ops chained through
-the protocol bit for bit (selfcheck.py checks that).
+select_kernel, and roi_align.py's roi_align_forward, roi_align_backward_kernel); ohem_step
+composes the same kernels, so it equals the single ops chained through the protocol bit for bit
+(selfcheck.py checks that). The RoIAlign family (roi_align, roi_align_backward, crop_and_resize,
+SPEC §13) lives in roi_align.py and is registered in OPS here.
 
 Float32 discipline: every step the original computes in float32 is computed here on np.float32
 scalars or float32 arrays, so each +, -, *, / is rounded to float32 exactly as in C. Under NumPy 2
@@ -46,6 +48,38 @@ Choices where docs/mining.md (or SPEC.md) leaves room -- the TypeScript side mus
 * ohem_step: with dropout_ratio 0 dropout is the identity and the four masks are not read at all
   (neither applied nor validated). A NaN hardness from the read-only pass is invalid_input (it
   cannot be ranked); an empty selection (B = 0) is invalid_input naming 'rois'.
+
+Protocol 1.1 (PROTOCOL.md, "Version 1.1 — amendments"):
+* Attr names (amendment 1), checked by check_attr_names before the op runs, against OP_ATTRS: a
+  name the op does not define -- `backend` (the reference server's own attr) included -- is
+  `unsupported` naming attrs.<name> (this oracle answers as a port does); for ohem_select and
+  ohem_step an attr the op defines only for another dialect (DIALECT_ATTRS), and for ohem_step
+  a roi_align-only attr (STEP_ALIGN_ATTRS) with pooler roi_pool, is `invalid_input` naming
+  attrs.<name>. Names count whatever their value (null included), in request order, unknown
+  names first. `ties` belongs to every dialect; `precision`, `box_convention`, `suppress`,
+  `nms_threshold`, `use_nms`, `batch_size` to caffe-ohem only. An invalid dialect / pooler value
+  skips its part of that check (the op then names attrs.dialect / attrs.pooler). The top-level
+  request field "encoding" is not an attr (ignored: outputs are always b64). Every attr error
+  message names attrs.<name>.
+* Zero counts (amendment 3): top_k k >= 0 (0 -> empty int32 [0]); ohem_select caffe-ohem
+  batch_size >= 0 (0 -> empty hard_inds, with or without NMS); ohem_step batch_size >= 1.
+* precision (amendment 4) in caffe-ohem (ohem_select and ohem_step): the NMS scores are the losses
+  in the working precision -- fl32(loss) for "float32", the float64 loss for "float64" (this
+  replaces docs/mining.md's "float32-rounded whatever the precision") -- with the IoU arithmetic
+  in the same precision; the final top-B ordering is on the float64 losses either way. The
+  tf-hard-example-miner dialect keeps its fixed float32 NMS.
+* Beyond the domain (amendment 2) nothing became stricter: float64 where f32 is asked is rounded
+  to float32, fractional batch indices are truncated, as before.
+* Limits (amendment 5): roi_pool / roi_pool_backward and the RoIAlign family refuse an output or
+  features_grad of more than 2^28 elements (empty dimensions counted as 1) with invalid_input
+  naming the sizing attr, instead of failing to allocate it.
+
+ohem_step pooler (attr `pooler`, default "roi_pool"): "roi_align" pools both passes with
+roi_align.roi_align_forward and back-propagates with roi_align_backward_kernel (attrs pooled_h,
+pooled_w, spatial_scale shared with roi_pool; sampling_ratio, aligned, pool_mode, max_init, and
+roi_align_dialect torchvision | mmcv -- onnxruntime has no backward: invalid_input naming
+attrs.roi_align_dialect). The RoIAlign refusals of roi_align.py apply to all R RoIs. The RoIAlign
+family's own choices are listed in roi_align.py's docstring.
 """
 
 from __future__ import annotations
@@ -57,7 +91,9 @@ import time
 
 import numpy as np
 
-from codec import F32, F64, I32, Attrs, Inputs, check_finite, check_no_nan, check_shape, invalid
+from codec import F32, F64, I32, Attrs, Inputs, OracleError, check_finite, check_no_nan, check_shape, invalid
+from roi_align import (align_attrs, align_geoms, check_elements, check_reads, check_work, crop_and_resize, roi_align,
+                       roi_align_backward, roi_align_backward_kernel, roi_align_forward)
 
 FLT_MAX = F32(np.finfo(np.float32).max)
 FLT_MIN = F32(np.finfo(np.float32).tiny)  # 1.17549435e-38, SPEC §7
@@ -93,7 +129,7 @@ def _pool_attrs(attrs: Attrs) -> tuple[int, int, np.float32]:
     pw = attrs.int("pooled_w", 7, minimum=1)
     scale = attrs.float("spatial_scale", 0.0625)
     if not scale > 0:
-        raise invalid(f"attr 'spatial_scale' must be > 0, got {scale!r}")
+        raise invalid(f"attrs.spatial_scale must be > 0, got {scale!r}")
     return ph, pw, F32(scale)
 
 
@@ -319,6 +355,7 @@ def roi_pool(attrs: Attrs, inputs: Inputs) -> dict:
     feats = inputs.float32("features", 4)
     N, C, H, W = feats.shape
     G = GeomArrays(_rois(inputs, N, scale, PH, PW))
+    check_elements("attrs.pooled_h, attrs.pooled_w", (G.R, C, PH, PW))
     top, argmax = roi_pool_forward(feats, G, PH, PW)
     return {"top": top, "argmax": argmax}
 
@@ -341,6 +378,7 @@ def roi_pool_backward(attrs: Attrs, inputs: Inputs) -> dict:
     PH, PW, scale = _pool_attrs(attrs)
     mode = attrs.enum("mode", "caffe", ("caffe", "scatter"))
     N, C, H, W = attrs.int_list("features_shape", 4)
+    check_elements("attrs.features_shape", (N, C, H, W))
     G = GeomArrays(_rois(inputs, N, scale, PH, PW))
     R = G.R
     argmax = inputs.int32("argmax", 4)
@@ -454,7 +492,7 @@ def relu_backward(attrs: Attrs, inputs: Inputs) -> dict:
 def _dropout_scale_and_mask(attrs: Attrs, inputs: Inputs, like_arr: np.ndarray):
     ratio = attrs.float("ratio", 0.5)
     if not 0 <= ratio < 1:
-        raise invalid(f"attr 'ratio' must be in [0, 1), got {ratio!r}")
+        raise invalid(f"attrs.ratio must be in [0, 1), got {ratio!r}")
     return dropout_scale(ratio), _mask(inputs, "mask", like_arr.shape)
 
 
@@ -579,11 +617,11 @@ def _sigma2(attrs: Attrs) -> np.float32:
     """σ² = fl32(fl32(sigma)²) from attr 'sigma' (default 1), validated."""
     sigma = attrs.float("sigma", 1.0)
     if not sigma > 0:
-        raise invalid(f"attr 'sigma' must be > 0, got {sigma!r}")
+        raise invalid(f"attrs.sigma must be > 0, got {sigma!r}")
     with np.errstate(over="ignore", under="ignore"):
         s2 = F32(F32(sigma) * F32(sigma))
     if not (np.isfinite(s2) and s2 > 0):
-        raise invalid(f"attr 'sigma' squared is not a positive finite float32, got {sigma!r}")
+        raise invalid(f"attrs.sigma squared is not a positive finite float32, got {sigma!r}")
     return s2
 
 
@@ -638,7 +676,7 @@ def _nms_attrs(attrs: Attrs, tname: str = "threshold") -> tuple:
     caffe-ohem names the threshold attr 'nms_threshold'."""
     threshold = attrs.float(tname, 0.7)
     if not 0 <= threshold <= 1:
-        raise invalid(f"attr '{tname}' must be in [0, 1], got {threshold!r}")
+        raise invalid(f"attrs.{tname} must be in [0, 1], got {threshold!r}")
     conv = attrs.enum("box_convention", "plus1", ("plus1", "continuous"))
     suppress = attrs.enum("suppress", "gt", ("gt", "ge"))
     ties = attrs.enum("ties", "index_desc", ("index_desc", "index_asc"))
@@ -699,7 +737,7 @@ def top_k(attrs: Attrs, inputs: Inputs) -> dict:
     values keep their dtype: float64 is ranked as float64, float32 as float32."""
     v = inputs.float_keep("values", 1)
     check_no_nan("values", v)
-    k = attrs.int("k", minimum=1)
+    k = attrs.int("k", minimum=0)  # PROTOCOL.md 1.1 amendment 3: k = 0 -> empty indices
     ties = attrs.enum("ties", "index_desc", ("index_desc", "index_asc"))
     order = tie_order(v, ties)
     return {"indices": order[:min(k, v.shape[0])].astype(I32)}
@@ -748,7 +786,7 @@ BBOX_INPUTS = ("bbox_pred", "bbox_targets", "bbox_inside_weights", "bbox_outside
 def _eps(attrs: Attrs) -> float:
     eps = attrs.float("eps", EPS_DEFAULT)
     if not eps > 0:
-        raise invalid(f"attr 'eps' must be > 0, got {eps!r}")
+        raise invalid(f"attrs.eps must be > 0, got {eps!r}")
     return eps
 
 
@@ -836,13 +874,15 @@ DIALECTS = ("caffe-ohem", "mmdet-ohem", "tf-hard-example-miner", "ssd-hard-negat
 TIES = ("index_desc", "index_asc")
 
 
-def _select_attrs(attrs: Attrs) -> dict:
+def _select_attrs(attrs: Attrs, min_batch: int = 0) -> dict:
     """The ohem_select attrs of docs/mining.md §2 for the chosen dialect, validated, defaults filled.
-    Attrs of other dialects are not read (the server logs them as ignored)."""
+    An attr of another dialect never gets here: the server answers it invalid_input first
+    (check_attr_names). min_batch: caffe-ohem's batch_size minimum (PROTOCOL.md 1.1 amendment 3:
+    0 for ohem_select, 1 for ohem_step)."""
     d = attrs.enum("dialect", "caffe-ohem", DIALECTS)
     cfg: dict = {"dialect": d, "needs": ()}
     if d == "caffe-ohem":
-        cfg["batch_size"] = attrs.int("batch_size", 128, minimum=1)
+        cfg["batch_size"] = attrs.int("batch_size", 128, minimum=min_batch)
         cfg["use_nms"] = attrs.bool("use_nms", True)
         (cfg["nms_threshold"], cfg["box_convention"], cfg["suppress"], cfg["ties"],
          cfg["precision"]) = _nms_attrs(attrs, "nms_threshold")
@@ -851,11 +891,11 @@ def _select_attrs(attrs: Attrs) -> dict:
         cfg["num"] = attrs.int("num", 512, minimum=1)
         pf = attrs.float("pos_fraction", 0.25)
         if not 0 <= pf <= 1:
-            raise invalid(f"attr 'pos_fraction' must be in [0, 1], got {pf!r}")
+            raise invalid(f"attrs.pos_fraction must be in [0, 1], got {pf!r}")
         cfg["pos_fraction"] = pf
         ub = attrs.float("neg_pos_ub", -1)
         if not (ub == -1 or ub >= 0):
-            raise invalid(f"attr 'neg_pos_ub' must be -1 (no bound) or >= 0, got {ub!r}")
+            raise invalid(f"attrs.neg_pos_ub must be -1 (no bound) or >= 0, got {ub!r}")
         cfg["neg_pos_ub"] = ub
         cfg["ties"] = attrs.enum("ties", "index_desc", TIES)
     elif d == "tf-hard-example-miner":
@@ -867,11 +907,11 @@ def _select_attrs(attrs: Attrs) -> dict:
         cfg["num_hard_examples"] = attrs.int("num_hard_examples", 64, minimum=0)
         it = attrs.float("iou_threshold", 0.7)
         if not 0 <= it <= 1:
-            raise invalid(f"attr 'iou_threshold' must be in [0, 1], got {it!r}")
+            raise invalid(f"attrs.iou_threshold must be in [0, 1], got {it!r}")
         cfg["iou_threshold"] = it
         mnp = attrs.optional_float("max_negatives_per_positive")
         if mnp is not None and not mnp >= 0:
-            raise invalid(f"attr 'max_negatives_per_positive' must be >= 0 (or absent), got {mnp!r}")
+            raise invalid(f"attrs.max_negatives_per_positive must be >= 0 (or absent), got {mnp!r}")
         cfg["max_negatives_per_positive"] = mnp
         cfg["min_negatives_per_image"] = attrs.int("min_negatives_per_image", 0, minimum=0)
         cfg["ties"] = attrs.enum("ties", "index_asc", TIES)
@@ -879,7 +919,7 @@ def _select_attrs(attrs: Attrs) -> dict:
         cfg["needs"] = ("cls_loss",)
         r = attrs.float("neg_pos_ratio", 3)
         if not r >= 0:
-            raise invalid(f"attr 'neg_pos_ratio' must be >= 0, got {r!r}")
+            raise invalid(f"attrs.neg_pos_ratio must be >= 0, got {r!r}")
         cfg["neg_pos_ratio"] = r
         cfg["ties"] = attrs.enum("ties", "index_desc", TIES)
     return cfg
@@ -906,15 +946,15 @@ def select_kernel(cfg: dict, loss: np.ndarray, rois: np.ndarray, lab: np.ndarray
         img = rois[:, 0]  # float32 values, compared as values (-0.0 == 0.0)
         keep = []
         labels = np.unique(lab)  # of the whole minibatch, ascending
-        with np.errstate(over="ignore"):
-            score32 = loss.astype(F32)  # the NMS scores: the float32-rounded losses
         for g in np.unique(img):  # ascending
             in_img = img == g
             for c in labels:
                 S = np.nonzero(in_img & (lab == c))[0]
                 if S.size == 0:
                     continue
-                k = nms_kernel(rois[S, 1:5], score32[S], cfg["nms_threshold"], cfg["box_convention"],
+                # PROTOCOL.md 1.1 amendment 4: the NMS scores are the losses in the working
+                # precision (nms_kernel rounds them to float32 for "float32", keeps float64 else)
+                k = nms_kernel(rois[S, 1:5], loss[S], cfg["nms_threshold"], cfg["box_convention"],
                                cfg["suppress"], ties, cfg["precision"])
                 keep.append(S[k])
         keep = np.concatenate(keep) if keep else np.zeros(0, dtype=np.int64)
@@ -994,6 +1034,7 @@ def ohem_select(attrs: Attrs, inputs: Inputs) -> dict:
 
 # ============================================================ OHEM: one step (docs/mining.md §3-§4)
 
+POOLERS = ("roi_pool", "roi_align")
 PARAMS = ("fc6_w", "fc6_b", "fc7_w", "fc7_b", "cls_score_w", "cls_score_b", "bbox_pred_w", "bbox_pred_b")
 STEP_CHUNK = 512  # RoIs per chunk of the read-only pass (changes no bit: every row is independent)
 
@@ -1024,13 +1065,25 @@ def ohem_step(attrs: Attrs, inputs: Inputs) -> dict:
     Precision: activations are float32 arrays; every linear layer is linear_forward /
     linear_backward_kernel, i.e. float64-accumulated dgemm rounded to float32 once (as the
     `linear` op), so the step agrees with a float32 implementation to the linear tolerance.
-    dropout_ratio 0: dropout is the identity and the four masks are not read."""
+    dropout_ratio 0: dropout is the identity and the four masks are not read.
+
+    pooler "roi_pool" (default): roi_pool_forward / roi_pool_backward_kernel (mode caffe).
+    pooler "roi_align": both passes pool with roi_align_forward (attrs pooled_h, pooled_w,
+    spatial_scale, sampling_ratio, aligned, pool_mode, roi_align_dialect torchvision | mmcv,
+    max_init) and the backward is roi_align_backward_kernel on the hard RoIs (mmcv max: with the
+    train forward's own argmax_y / argmax_x). The pooled [n, C, PH, PW] is flattened row-major
+    (channel-major) into fc6's input either way."""
     ph_t = _Phases()
-    PH, PW, scale = _pool_attrs(attrs)
+    pooler = attrs.enum("pooler", "roi_pool", POOLERS)
+    if pooler == "roi_align":
+        acfg = align_attrs(attrs, dialect_attr="roi_align_dialect", backward=True)
+        PH, PW = acfg.PH, acfg.PW
+    else:
+        PH, PW, scale = _pool_attrs(attrs)
     ratio = attrs.float("dropout_ratio", 0.5)
     if not 0 <= ratio < 1:
-        raise invalid(f"attr 'dropout_ratio' must be in [0, 1), got {ratio!r}")
-    cfg = _select_attrs(attrs)
+        raise invalid(f"attrs.dropout_ratio must be in [0, 1), got {ratio!r}")
+    cfg = _select_attrs(attrs, min_batch=1)
     eps = _eps(attrs)
     s2 = _sigma2(attrs)
     norm = attrs.enum("normalization", "valid", ("valid", "batch_size", "full", "none"))
@@ -1069,7 +1122,12 @@ def ohem_step(attrs: Attrs, inputs: Inputs) -> dict:
     if rois.ndim != 2 or rois.shape[1] != 5:
         raise invalid(f"input 'rois' must have shape [R,5], got {list(rois.shape)}")
     R = rois.shape[0]
-    G = GeomArrays(_geoms(rois, N, scale, PH, PW))  # finite, batch index in [0, N)
+    if pooler == "roi_align":  # finite, batch index in [0, N), the roi_align refusals
+        AG = align_geoms(rois, N, acfg)
+        check_work(AG, C, acfg)
+        check_reads(AG, C, H, W)
+    else:
+        G = GeomArrays(_geoms(rois, N, scale, PH, PW))  # finite, batch index in [0, N)
     lab = inputs.labels("labels", R, K)
     tgt = inputs.float32("bbox_targets", 2)
     check_shape("bbox_targets", tgt, (R, D))
@@ -1104,8 +1162,11 @@ def ohem_step(attrs: Attrs, inputs: Inputs) -> dict:
         return a6, h6, a7, h7, score, bbox
 
     # 1. read-only pass over all R RoIs (no gradient); the head runs in chunks of RoIs
-    pool_ro = roi_pool_forward(feats, G, PH, PW)[0].reshape(R, F)
-    ph_t("read-only roi_pool")
+    if pooler == "roi_align":
+        pool_ro = roi_align_forward(feats, AG, acfg)[0].reshape(R, F)
+    else:
+        pool_ro = roi_pool_forward(feats, G, PH, PW)[0].reshape(R, F)
+    ph_t(f"read-only {pooler}")
     prob = np.empty((R, K), dtype=F32)
     bbox_ro = np.empty((R, D), dtype=F32)
     for r0 in range(0, R, STEP_CHUNK):
@@ -1128,8 +1189,12 @@ def ohem_step(attrs: Attrs, inputs: Inputs) -> dict:
     if B == 0:
         raise invalid(f"input 'rois': the {cfg['dialect']} selection chose no RoI (B = 0); ohem_step needs B >= 1")
     # 4. train pass over the hard RoIs, masks indexed by RoI
-    Gh = G.take(hard)
-    top, argmax = roi_pool_forward(feats, Gh, PH, PW)
+    if pooler == "roi_align":
+        AGh = [AG[i] for i in hard.tolist()]
+        top, arg_y, arg_x = roi_align_forward(feats, AGh, acfg)
+    else:
+        Gh = G.take(hard)
+        top, argmax = roi_pool_forward(feats, Gh, PH, PW)
     pool = top.reshape(B, F)
     m6 = None if tr6 is None else tr6[hard]
     m7 = None if tr7 is None else tr7[hard]
@@ -1147,9 +1212,13 @@ def ohem_step(attrs: Attrs, inputs: Inputs) -> dict:
     da6 = relu_backward_kernel(a6, drop(dh6, m6))
     dpool, g_fc6_w, g_fc6_b = linear_backward_kernel(pool, P64["fc6_w"], da6)
     ph_t("head backward")
-    features_grad = roi_pool_backward_kernel(Gh, argmax, dpool.reshape(B, C, PH, PW), (N, C, H, W),
-                                             PH, PW, "caffe")
-    ph_t("roi_pool backward")
+    if pooler == "roi_align":
+        features_grad = roi_align_backward_kernel(AGh, dpool.reshape(B, C, PH, PW), (N, C, H, W), acfg,
+                                                  arg_y, arg_x)
+    else:
+        features_grad = roi_pool_backward_kernel(Gh, argmax, dpool.reshape(B, C, PH, PW), (N, C, H, W),
+                                                 PH, PW, "caffe")
+    ph_t(f"{pooler} backward")
     ph_t.done()
     return {"roi_loss": roi_loss, "cls_loss": cls_loss, "bbox_loss": bbox_loss,
             "hard_inds": hard.astype(I32), "loss_cls": loss_cls, "loss_bbox": loss_bbox,
@@ -1179,4 +1248,76 @@ OPS = {
     "ohem_roi_loss": ohem_roi_loss,
     "ohem_select": ohem_select,
     "ohem_step": ohem_step,
+    "roi_align": roi_align,
+    "roi_align_backward": roi_align_backward,
+    "crop_and_resize": crop_and_resize,
 }
+
+
+# ============================================================ attr names (PROTOCOL.md 1.1 amendment 1)
+
+POOL_ATTRS = ("pooled_h", "pooled_w", "spatial_scale")
+ALIGN_ATTRS = POOL_ATTRS + ("sampling_ratio", "aligned", "pool_mode", "dialect", "max_init")
+# the attrs each ohem_select dialect defines besides `dialect` (docs/mining.md §2)
+DIALECT_ATTRS = {
+    "caffe-ohem": ("batch_size", "use_nms", "nms_threshold", "box_convention", "suppress", "ties", "precision"),
+    "mmdet-ohem": ("num", "pos_fraction", "neg_pos_ub", "ties"),
+    "tf-hard-example-miner": ("loss_type", "cls_loss_weight", "loc_loss_weight", "num_hard_examples",
+                              "iou_threshold", "max_negatives_per_positive", "min_negatives_per_image", "ties"),
+    "ssd-hard-negative": ("neg_pos_ratio", "ties"),
+}
+ALL_DIALECT_ATTRS = tuple(sorted({n for v in DIALECT_ATTRS.values() for n in v}))
+# ohem_step's roi_align-only attrs (pooled_h, pooled_w, spatial_scale are shared with roi_pool)
+STEP_ALIGN_ATTRS = ("sampling_ratio", "aligned", "pool_mode", "roi_align_dialect", "max_init")
+STEP_ATTRS = POOL_ATTRS + ("dropout_ratio", "eps", "sigma", "normalization", "pooler", "dialect")
+
+OP_ATTRS = {
+    "roi_pool": POOL_ATTRS,
+    "roi_pool_backward": POOL_ATTRS + ("features_shape", "mode"),
+    "linear": (), "linear_backward": (), "relu": (), "relu_backward": (), "softmax": (),
+    "dropout": ("ratio",), "dropout_backward": ("ratio",),
+    "softmax_loss": ("normalization", "ignore_label"),
+    "smooth_l1_loss": ("sigma",),
+    "nms": ("threshold", "box_convention", "suppress", "ties", "precision"),
+    "top_k": ("k", "ties"),
+    "sgd_update": ("lr", "momentum", "weight_decay", "lr_mult", "decay_mult", "iter_size"),
+    "ohem_roi_loss": ("eps",),
+    "ohem_select": ("dialect",) + ALL_DIALECT_ATTRS,
+    "ohem_step": STEP_ATTRS + ALL_DIALECT_ATTRS + STEP_ALIGN_ATTRS,
+    "roi_align": ALIGN_ATTRS,
+    "roi_align_backward": ALIGN_ATTRS + ("features_shape",),
+    "crop_and_resize": ("crop_h", "crop_w", "method", "extrapolation_value", "precision", "maxpool"),
+}
+assert set(OP_ATTRS) == set(OPS)
+
+
+def check_attr_names(op: str, raw: dict) -> None:
+    """PROTOCOL.md 1.1 amendment 1, checked before the op runs. An attr name the op does not
+    define (`backend`, the reference server's own attr, included) is `unsupported` naming
+    attrs.<name>. For ohem_select / ohem_step an attr that the op defines but only for another
+    dialect (or, for ohem_step, only for pooler roi_align) is `invalid_input` naming attrs.<name>.
+    Names are checked whatever their value (null included), in request order, unknown names
+    first; an invalid `dialect` / `pooler` value skips its part of the second check (the op then
+    reports that attr)."""
+    known = OP_ATTRS[op]
+    for name in raw:
+        if name not in known:
+            raise OracleError("unsupported", f"attrs.{name} is not implemented by this oracle for op '{op}'")
+    if op not in ("ohem_select", "ohem_step"):
+        return
+    foreign: dict[str, str] = {}
+    d = raw.get("dialect")
+    d = "caffe-ohem" if d is None else d
+    if isinstance(d, str) and d in DIALECT_ATTRS:
+        for n in ALL_DIALECT_ATTRS:
+            if n not in DIALECT_ATTRS[d]:
+                owners = ", ".join(k for k, v in DIALECT_ATTRS.items() if n in v)
+                foreign[n] = f"dialect '{d}' (it belongs to {owners})"
+    if op == "ohem_step":
+        p = raw.get("pooler")
+        if p is None or p == "roi_pool":
+            for n in STEP_ALIGN_ATTRS:
+                foreign[n] = "pooler 'roi_pool' (it belongs to pooler 'roi_align')"
+    for name in raw:
+        if name in foreign:
+            raise invalid(f"attrs.{name} is not an attr of {foreign[name]}")

@@ -1,13 +1,18 @@
 #!/usr/bin/env python3
-"""ohem-ref Python oracle: a JSON-lines server speaking PROTOCOL.md (protocol 1).
+"""ohem-ref Python oracle: a JSON-lines server speaking PROTOCOL.md (protocol 1.1).
 
-Written from /work/shared/SPEC.md and /work/shared/PROTOCOL.md only, independently of the
+Written from SPEC.md and PROTOCOL.md only, independently of the
 TypeScript reference (see README.md in this folder). Run from the repository root:
 
     python3 properties/oracle/oracle.py
 
 One request per stdin line, one response per stdout line, in order, flushed after each line.
 Logs go to stderr. EOF: exit 0. No request, however malformed, stops the loop.
+
+Protocol 1.1 (PROTOCOL.md, "Version 1.1 — amendments"): describe says protocol 1, protocol_minor 1;
+an attr name the op does not define is `unsupported` (ops.check_attr_names, before the op runs);
+every answer to a line that parsed as a JSON object carries its id (null when it has none). The
+request field "encoding" is not an attr and is ignored: outputs are always b64.
 """
 
 from __future__ import annotations
@@ -20,11 +25,12 @@ import traceback
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from codec import Attrs, Inputs, OracleError, encode_tensor  # noqa: E402
-from ops import OPS  # noqa: E402
+from ops import OP_ATTRS, OPS, check_attr_names  # noqa: E402
 
 NAME = "ohem-ref-python-oracle"
 VERSION = "1"
 PROTOCOL = 1
+PROTOCOL_MINOR = 1
 
 
 def log(msg: str) -> None:
@@ -66,16 +72,20 @@ def handle_line(line: bytes) -> dict:
         if op == "describe":
             return {"id": req_id, "outputs": {},
                     "info": {"name": NAME, "version": VERSION, "protocol": PROTOCOL,
-                             "ops": list(OPS)}}
+                             "protocol_minor": PROTOCOL_MINOR, "ops": list(OPS)}}
         fn = OPS.get(op)
         if fn is None:
             raise OracleError("unknown_op", f"op '{op}' is not implemented by this oracle")
+        check_attr_names(op, attrs)  # PROTOCOL.md 1.1 amendment 1
         ins, ats = Inputs(inputs), Attrs(attrs)
         outputs = fn(ats, ins)
-        # names the op does not know are ignored (PROTOCOL.md: additions are fine), but logged
-        unused = sorted(set(inputs) - set(ins.cache)) + sorted(set(attrs) - ats.seen)
+        # input names the op does not read are ignored (PROTOCOL.md: additions are fine), but logged
+        unused = sorted(set(inputs) - set(ins.cache))
         if unused:
-            log(f"id={req_id!r} op={op}: ignored inputs/attrs {unused}")
+            log(f"id={req_id!r} op={op}: ignored inputs {unused}")
+        undeclared = sorted(ats.seen - set(OP_ATTRS[op]))
+        if undeclared:  # an oracle bug: an attr read but missing from ops.OP_ATTRS
+            log(f"id={req_id!r} op={op}: INTERNAL attrs read but not declared in OP_ATTRS: {undeclared}")
         return {"id": req_id, "outputs": {k: encode_tensor(v) for k, v in outputs.items()}}
     except OracleError as e:
         return {"id": req_id, "error": {"code": e.code, "message": e.message}}

@@ -155,6 +155,15 @@ def bits_equal(a, b) -> bool:
     return a.shape == b.shape and a.dtype == b.dtype and a.tobytes() == b.tobytes()
 
 
+def bits_equal_nan(a, b) -> bool:
+    """bits_equal, except that any NaN equals any NaN (sign and payload of a NaN are the hardware's
+    and the operand order's: x86 makes inf - inf and 0·inf the negative default NaN)."""
+    if a.shape != b.shape or a.dtype != b.dtype:
+        return False
+    na, nb = np.isnan(a), np.isnan(b)
+    return bool(np.array_equal(na, nb)) and a[~na].tobytes() == b[~nb].tobytes()
+
+
 # ---------------------------------------------------------------- checks
 
 def main() -> int:
@@ -284,7 +293,11 @@ def main() -> int:
     v64 = np.array([1.0, 1.0 + 2.0**-40], np.float64)  # float64 must not be rounded to float32
     assert o.ok("top_k", {"values": v64}, {"k": 2})["indices"].tolist() == [1, 0]
     assert o.err("top_k", {"values": v64}, {}) == "invalid_input"
-    assert o.err("top_k", {"values": v64}, {"k": 0}) == "invalid_input"
+    # PROTOCOL.md 1.1 amendment 3: k = 0 gives an empty int32 [0]; k < 0 is invalid
+    r0 = o.ok("top_k", {"values": v64}, {"k": 0})["indices"]
+    assert r0.shape == (0,) and r0.dtype == np.int32, r0
+    code, msg = o.errm("top_k", {"values": v64}, {"k": -1})
+    assert code == "invalid_input" and "attrs.k" in msg, msg
 
     # --- softmax / softmax_loss (SPEC §7)
     x = np.array([[0, 0], [0, 200], [1, 2]], F32)
@@ -366,6 +379,10 @@ def main() -> int:
     check_roi_loss(o)
     check_select(o)
     check_step(o)
+    check_protocol_11(o)
+    check_roi_align(o)
+    check_crop(o)
+    check_step_align(o)
 
     o.close()
     print(f"selfcheck: all {o.n} oracle calls and checks passed", file=sys.stderr)
@@ -555,7 +572,10 @@ def check_select(o: Oracle) -> None:
     lab2 = np.array([1, 1, 1], F32)
     assert sel({"loss": l2, "rois": rois2, "labels": lab2}) == [2, 1]  # index_desc: position 1 survives
     assert sel({"loss": l2, "rois": rois2, "labels": lab2}, {"ties": "index_asc"}) == [0, 2]
-    assert sel({"loss": l2, "rois": rois2, "labels": lab2}, {"precision": "float64"}) == [2, 1]
+    # PROTOCOL.md 1.1 amendment 4: precision float64 keeps the NMS scores in float64 too, so
+    # 1 + 2^-30 beats 1.0 and RoI 0 survives (float32 scores: tie -> RoI 1 by index_desc)
+    assert sel({"loss": l2, "rois": rois2, "labels": lab2}, {"precision": "float64"}) == [0, 2]
+    assert sel({"loss": l2, "rois": rois2, "labels": lab2}, {"precision": "float64", "ties": "index_asc"}) == [0, 2]
     # final ties are by position in the keep list, not by RoI index: keep = [1 (label 0), 0 (label 1)]
     rois3 = box_rois([0, 0], [A, [50, 50, 60, 60]])
     l3 = np.array([7, 7], np.float64)
@@ -677,13 +697,17 @@ PARAMS = ("fc6_w", "fc6_b", "fc7_w", "fc7_b", "cls_score_w", "cls_score_b", "bbo
 POOL = {"pooled_h": 2, "pooled_w": 2, "spatial_scale": 0.5}
 
 
-def composed_step(o: Oracle, I: dict, ratio: float, sel_attrs: dict) -> dict:
-    """ohem_step spelled out with the single ops, docs/mining.md §3-§4."""
+def composed_step(o: Oracle, I: dict, ratio: float, sel_attrs: dict, align: dict | None = None) -> dict:
+    """ohem_step spelled out with the single ops, docs/mining.md §3-§4. align: the roi_align op's
+    attrs (pooler roi_align: roi_align ... roi_align_backward), None for roi_pool."""
     R = I["rois"].shape[0]
     N, C, H, W = I["features"].shape
 
     def head(rois, m6, m7):
-        pool = o.ok("roi_pool", {"features": I["features"], "rois": rois}, POOL)
+        if align is None:
+            pool = o.ok("roi_pool", {"features": I["features"], "rois": rois}, POOL)
+        else:
+            pool = o.ok("roi_align", {"features": I["features"], "rois": rois}, align)
         x = pool["top"].reshape(rois.shape[0], -1)
         a6 = o.ok("linear", {"x": x, "w": I["fc6_w"], "b": I["fc6_b"]})["y"]
         h6 = o.ok("relu", {"x": a6})["y"]
@@ -722,9 +746,15 @@ def composed_step(o: Oracle, I: dict, ratio: float, sel_attrs: dict) -> dict:
         dh6 = o.ok("dropout_backward", {"dy": dh6, "mask": m6}, {"ratio": ratio})["dx"]
     da6 = o.ok("relu_backward", {"x": a6, "dy": dh6})["dx"]
     g6 = o.ok("linear_backward", {"x": x, "w": I["fc6_w"], "dy": da6})
-    fg = o.ok("roi_pool_backward", {"rois": I["rois"][hard], "argmax": pool["argmax"],
-                                    "top_grad": g6["dx"].reshape(pool["top"].shape)},
-              {**POOL, "features_shape": [N, C, H, W]})["features_grad"]
+    if align is None:
+        fg = o.ok("roi_pool_backward", {"rois": I["rois"][hard], "argmax": pool["argmax"],
+                                        "top_grad": g6["dx"].reshape(pool["top"].shape)},
+                  {**POOL, "features_shape": [N, C, H, W]})["features_grad"]
+    else:
+        bi = {"rois": I["rois"][hard], "top_grad": g6["dx"].reshape(pool["top"].shape)}
+        if "argmax_y" in pool:
+            bi.update(argmax_y=pool["argmax_y"], argmax_x=pool["argmax_x"])
+        fg = o.ok("roi_align_backward", bi, {**align, "features_shape": [N, C, H, W]})["features_grad"]
     return {"roi_loss": rl["loss"], "cls_loss": rl["cls_loss"], "bbox_loss": rl["bbox_loss"], "hard_inds": hard,
             "loss_cls": sl["loss"], "loss_bbox": l1["loss"],
             "fc6_w_grad": g6["dw"], "fc6_b_grad": g6["db"], "fc7_w_grad": g7["dw"], "fc7_b_grad": g7["db"],
@@ -749,9 +779,9 @@ def pool64(feats, rois):
     return out.reshape(rois.shape[0], -1)
 
 
-def loss64(P: dict, feats, I: dict, hard) -> float:
+def loss64(P: dict, feats, I: dict, hard, pool_fn=None) -> float:
     """loss_cls + loss_bbox of the train pass over the hard RoIs, dropout 0, all in float64."""
-    x = pool64(feats, I["rois"][hard])
+    x = (pool_fn or pool64)(feats, I["rois"][hard])
     h6 = np.maximum(x @ P["fc6_w"].T + P["fc6_b"], 0)
     h7 = np.maximum(h6 @ P["fc7_w"].T + P["fc7_b"], 0)
     s = h7 @ P["cls_score_w"].T + P["cls_score_b"]
@@ -848,7 +878,14 @@ def check_step(o: Oracle) -> None:
            ("features", {"features": I["features"][0]}, at),
            ("dropout_ratio", {}, {**at, "dropout_ratio": 1}),
            ("dialect", {}, {**at, "dialect": "nope"}),
-           ("rois", {"labels": np.zeros(R, F32)}, {**at, "dialect": "ssd-hard-negative"})]  # B = 0
+           ("rois", {"labels": np.zeros(R, F32)},
+            {**POOL, "dropout_ratio": 0.5, "dialect": "ssd-hard-negative"}),  # B = 0
+           ("attrs.batch_size", {}, {**at, "batch_size": 0}),  # ohem_step needs B >= 1 (1.1 amendment 3)
+           # 1.1 amendment 1: an attr of another dialect / of pooler roi_align is invalid_input
+           ("attrs.batch_size", {}, {**at, "dialect": "ssd-hard-negative"}),
+           ("attrs.num", {}, {**at, "num": 4}),
+           ("attrs.aligned", {}, {**at, "aligned": True}),
+           ("attrs.roi_align_dialect", {}, {**at, "pooler": "roi_pool", "roi_align_dialect": "mmcv"})]
     for want, change, attrs in bad:
         code, msg = o.errm("ohem_step", {**I, **change}, attrs)
         assert code == "invalid_input" and want in msg, (want, msg)
@@ -862,6 +899,688 @@ def check_step(o: Oracle) -> None:
 
 
 FLT_MIN_F = F32(np.finfo(np.float32).tiny)
+
+
+# ---------------------------------------------------------------- protocol 1.1 (PROTOCOL.md amendments)
+
+def check_protocol_11(o: Oracle) -> None:
+    d = o.raw('{"id": "d11", "op": "describe"}')
+    assert d["id"] == "d11" and d["info"]["protocol"] == 1 and d["info"]["protocol_minor"] == 1, d
+    for op in ("roi_align", "roi_align_backward", "crop_and_resize"):
+        assert op in d["info"]["ops"], op
+    # amendment 6: bad_request answers about the rest of an object keep its id
+    for line, want_id in (('{"id": 5, "op": 3}', 5), ('{"id": "x", "op": "relu", "attrs": [1]}', "x"),
+                          ('{"id": 9, "op": "relu", "inputs": 4}', 9), ('{"op": "relu", "attrs": 1}', None),
+                          ('[1, 2]', None), ('{"id": 3.5}', 3.5)):
+        r = o.raw(line)
+        assert r["id"] == want_id and r["error"]["code"] == "bad_request", (line, r)
+    # amendment 1: unknown attrs are unsupported naming attrs.<name>; `backend` included
+    x = {"x": np.array([1, -1], F32)}
+    resp = o.call("relu", x, {"backend": "cpu"})
+    assert resp["error"]["code"] == "unsupported" and "attrs.backend" in resp["error"]["message"], resp
+    resp = o.call("roi_pool", {"features": np.zeros((1, 1, 2, 2), F32), "rois": np.zeros((1, 5), F32)},
+                  {"pooled_h": 1, "sampling_ratio": 2})
+    assert resp["error"]["code"] == "unsupported" and "attrs.sampling_ratio" in resp["error"]["message"], resp
+    resp = o.call("nms", {"boxes": np.zeros((0, 4), F32), "scores": np.zeros(0, F32)}, {"nms_threshold": 0.5})
+    assert resp["error"]["code"] == "unsupported" and "attrs.nms_threshold" in resp["error"]["message"], resp
+    # the top-level "encoding" is not an attr: ignored (the oracle always answers b64)
+    req = {"id": "enc", "op": "relu", "encoding": "b64", "inputs": {"x": t(np.array([2, -2], F32))}}
+    r = o.raw(json.dumps(req))
+    assert r["id"] == "enc" and dec(r["outputs"]["y"]).tolist() == [2, 0], r
+    # an attr of another dialect is invalid_input naming it
+    A = [0, 0, 9, 9]
+    base = {"loss": np.array([2, 1], np.float64), "rois": box_rois([0, 0], [A, A]), "labels": np.array([1, 1], F32),
+            "cls_loss": np.array([2, 1], np.float64)}
+    for attrs, name in (({"num": 4}, "num"), ({"dialect": "mmdet-ohem", "batch_size": 3}, "batch_size"),
+                        ({"dialect": "ssd-hard-negative", "precision": "float64"}, "precision"),
+                        ({"dialect": "tf-hard-example-miner", "use_nms": True}, "use_nms"),
+                        ({"pooler": "roi_align"}, "pooler")):
+        resp = o.call("ohem_select", base, attrs)
+        code = "unsupported" if name == "pooler" else "invalid_input"  # pooler: not an ohem_select attr
+        assert resp["error"]["code"] == code and f"attrs.{name}" in resp["error"]["message"], (attrs, resp)
+    # the shared ties attr belongs to every dialect
+    assert o.ok("ohem_select", base, {"dialect": "mmdet-ohem", "ties": "index_asc", "num": 2, "pos_fraction": 1})["hard_inds"].tolist() == [0, 1]
+    # amendment 3: batch_size 0 -> empty hard_inds, with and without NMS
+    for un in (True, False):
+        h = o.ok("ohem_select", base, {"batch_size": 0, "use_nms": un})["hard_inds"]
+        assert h.shape == (0,) and h.dtype == np.int32, h
+    code, msg = o.errm("ohem_select", base, {"batch_size": -1})
+    assert code == "invalid_input" and "attrs.batch_size" in msg, msg
+    # amendment 2: beyond the domain is still answered (float64 where f32 is asked, fractional batch index)
+    f64 = np.arange(16, dtype=np.float64).reshape(1, 1, 4, 4) + 0.1
+    r64 = o.ok("roi_align", {"features": f64, "rois": np.array([[0.7, 0, 0, 3, 3]])}, {"pooled_h": 2, "pooled_w": 2, "spatial_scale": 1})
+    r32 = o.ok("roi_align", {"features": f64.astype(F32), "rois": np.array([[0, 0, 0, 3, 3]], F32)},
+               {"pooled_h": 2, "pooled_w": 2, "spatial_scale": 1})
+    assert bits_equal(r64["top"], r32["top"]), (r64, r32)
+
+
+# ---------------------------------------------------------------- RoIAlign (SPEC §13): literal transcriptions
+
+def lit_align_geom(roi, scale, aligned, PH, PW, sr):
+    """SPEC §13.2 steps 1-5 for one RoI, scalar float32: (b, xs, ys, rw, rh, bh, bw, gh, gw)."""
+    s = F32(scale)
+    off = F32(0.5) if aligned else F32(0)
+    b = math.trunc(float(roi[0]))
+    xs, ys, xe, ye = (F32(F32(F32(roi[j]) * s) - off) for j in (1, 2, 3, 4))
+    rw, rh = F32(xe - xs), F32(ye - ys)
+    rw0, rh0 = rw, rh
+    if not aligned:
+        rw, rh = max(rw, F32(1)), max(rh, F32(1))
+    bh, bw = F32(rh / F32(PH)), F32(rw / F32(PW))
+    gh = sr if sr > 0 else int(math.ceil(bh))
+    gw = sr if sr > 0 else int(math.ceil(bw))
+    return b, xs, ys, rw0, rh0, bh, bw, gh, gw
+
+
+def lit_refusal(roi, N, scale, aligned, PH, PW, sr, dialect) -> bool:
+    """True when SPEC §13.1 makes the RoI invalid_input."""
+    b, xs, ys, rw, rh, bh, bw, gh, gw = lit_align_geom(roi, scale, aligned, PH, PW, sr)
+    if not 0 <= b < N:
+        return True
+    if dialect == "mmcv":
+        return aligned and (rw < 0 or rh < 0)
+    return gh * gw < 0
+
+
+def lit_bilinear(H, W, y, x):
+    """SPEC §13.2 step 7 at (y, x): (in_range, [(w, row, col)] x 4)."""
+    if y < -1 or y > H or x < -1 or x > W:
+        return False, [(F32(0), 0, 0)] * 4
+    if y <= 0:
+        y = F32(0)
+    if x <= 0:
+        x = F32(0)
+    yl, xl = int(y), int(x)
+    if yl >= H - 1:
+        yl = yh = H - 1
+        y = F32(yl)
+    else:
+        yh = yl + 1
+    if xl >= W - 1:
+        xl = xh = W - 1
+        x = F32(xl)
+    else:
+        xh = xl + 1
+    ly, lx = F32(y - F32(yl)), F32(x - F32(xl))
+    hy, hx = F32(F32(1) - ly), F32(F32(1) - lx)
+    return True, [(F32(hy * hx), yl, xl), (F32(hy * lx), yl, xh), (F32(ly * hx), yh, xl), (F32(ly * lx), yh, xh)]
+
+
+def lit_sample(start, bin_, p, i, g):
+    """step 6: fl(fl(start + fl(p·bin)) + fl(fl((i + 0.5)·bin) / g))"""
+    return F32(F32(start + F32(F32(p) * bin_)) + F32(F32(F32(i + 0.5) * bin_) / F32(g)))
+
+
+def literal_roi_align(feats, rois, PH, PW, scale, sr, aligned, mode, dialect, max_init=-10000.0):
+    """SPEC §13.2, loop by loop: (top, argmax_y, argmax_x)."""
+    N, C, H, W = feats.shape
+    R = rois.shape[0]
+    top = np.zeros((R, C, PH, PW), F32)
+    ay = np.full((R, C, PH, PW), -1, F32)
+    ax = np.full((R, C, PH, PW), -1, F32)
+    with np.errstate(all="ignore"):
+        for r in range(R):
+            b, xs, ys, _, _, bh, bw, gh, gw = lit_align_geom(rois[r], scale, aligned, PH, PW, sr)
+            count = F32(max(gh * gw, 1))
+            for c in range(C):
+                for ph in range(PH):
+                    for pw in range(PW):
+                        acc, m, first, ort = F32(0), F32(max_init), True, F32(0)
+                        for iy in range(gh):
+                            y = lit_sample(ys, bh, ph, iy, gh)
+                            for ix in range(gw):
+                                x = lit_sample(xs, bw, pw, ix, gw)
+                                _, ws = lit_bilinear(H, W, y, x)
+                                tt = [F32(w * feats[b, c, yy, xx]) for w, yy, xx in ws]
+                                v = F32(F32(F32(tt[0] + tt[1]) + tt[2]) + tt[3])
+                                acc = F32(acc + v)
+                                if v > m:
+                                    m, ay[r, c, ph, pw], ax[r, c, ph, pw] = v, y, x
+                                tm = tt[0]
+                                for tj in tt[1:]:
+                                    tm = tj if tm < tj else tm
+                                if first:
+                                    ort, first = tm, False
+                                else:
+                                    ort = tm if ort < tm else ort
+                        if mode == "avg":
+                            top[r, c, ph, pw] = F32(acc / count)
+                        elif dialect == "mmcv":
+                            top[r, c, ph, pw] = m
+                        else:
+                            top[r, c, ph, pw] = ort
+    return top, ay, ax
+
+
+def literal_roi_align_backward(rois, tg, shape, PH, PW, scale, sr, aligned, mode, ay=None, ax=None):
+    """SPEC §13.3, loop by loop (avg: every dialect with a backward; max: mmcv)."""
+    N, C, H, W = shape
+    grad = np.zeros(shape, F32)
+    with np.errstate(all="ignore"):
+        for r in range(rois.shape[0]):
+            b, xs, ys, _, _, bh, bw, gh, gw = lit_align_geom(rois[r], scale, aligned, PH, PW, sr)
+            count = F32(gh * gw)
+            for c in range(C):
+                for ph in range(PH):
+                    for pw in range(PW):
+                        g = tg[r, c, ph, pw]
+                        if mode == "max":
+                            if ay[r, c, ph, pw] == -1:
+                                continue
+                            ok, ws = lit_bilinear(H, W, ay[r, c, ph, pw], ax[r, c, ph, pw])
+                            if ok:
+                                for w, yy, xx in ws:
+                                    grad[b, c, yy, xx] = F32(grad[b, c, yy, xx] + F32(g * w))
+                            continue
+                        for iy in range(gh):
+                            y = lit_sample(ys, bh, ph, iy, gh)
+                            for ix in range(gw):
+                                x = lit_sample(xs, bw, pw, ix, gw)
+                                ok, ws = lit_bilinear(H, W, y, x)
+                                if ok:
+                                    for w, yy, xx in ws:
+                                        grad[b, c, yy, xx] = F32(grad[b, c, yy, xx] + F32(F32(g * w) / count))
+    return grad
+
+
+ALIGN_VARIANTS = (("torchvision", "avg"), ("mmcv", "avg"), ("mmcv", "max"), ("onnxruntime", "avg"),
+                  ("onnxruntime", "max"))
+
+
+def check_roi_align(o: Oracle) -> None:
+    def ra(feats, rois, **attrs):
+        return o.ok("roi_align", {"features": feats, "rois": rois}, attrs)
+
+    def ramp(H, W):
+        return np.arange(H * W, dtype=F32).reshape(1, 1, H, W)
+
+    # --- the worked examples of SPEC §13.7, exact values
+    one = {"spatial_scale": 1}
+    for d in ("torchvision", "onnxruntime"):  # E1 (TV = C2 = ORT-10)
+        out = ra(ramp(8, 6), np.array([[0, 0, 0, 3, 3]], F32), pooled_h=2, pooled_w=2, dialect=d, **one)
+        assert out["top"].ravel().tolist() == [5.25, 6.75, 14.25, 15.75] and set(out) == {"top"}, out
+    out = ra(ramp(8, 6), np.array([[0, 0, 0, 3, 3]], F32), pooled_h=2, pooled_w=2, aligned=True, **one)
+    assert out["top"].ravel().tolist() == [2.1875, 3.625, 10.8125, 12.25], out
+    box = np.array([[0, 1, 1, 3, 3]], F32)
+    e2l = [7.5, 8, 8.5, 9, 10, 10.5, 11, 11.5, 12.5, 13, 13.5, 14, 15, 15.5, 16, 16.5]
+    e2a = [4.5, 5, 5.5, 6, 7, 7.5, 8, 8.5, 9.5, 10, 10.5, 11, 12, 12.5, 13, 13.5]
+    for d in ("torchvision", "onnxruntime"):  # E2
+        assert ra(ramp(5, 5), box, pooled_h=4, pooled_w=4, dialect=d, **one)["top"].ravel().tolist() == e2l
+        assert ra(ramp(5, 5), box, pooled_h=4, pooled_w=4, aligned=True, dialect=d, **one)["top"].ravel().tolist() == e2a
+    for al, want in ((True, [5, 6, 9, 10]), (False, [7.5, 8.5, 11.5, 12.5])):  # E3
+        assert ra(ramp(4, 4), box, pooled_h=2, pooled_w=2, sampling_ratio=1, aligned=al, **one)["top"].ravel().tolist() == want
+    # E4: the three max rules on [[1,2,3],[4,5,6],[7,8,9]], box (0,0,3,3) aligned, 1x1, sr 2
+    f9 = (ramp(3, 3) + 1).astype(F32)
+    b9 = np.array([[0, 0, 0, 3, 3]], F32)
+    e4 = {"pooled_h": 1, "pooled_w": 1, "sampling_ratio": 2, "aligned": True, **one}
+    for d in ("torchvision", "mmcv", "onnxruntime"):
+        assert ra(f9, b9, dialect=d, **e4)["top"].ravel().tolist() == [5.0]
+    mm = ra(f9, b9, dialect="mmcv", pool_mode="max", **e4)
+    assert mm["top"].ravel().tolist() == [8] and mm["argmax_y"].ravel().tolist() == [1.75] \
+        and mm["argmax_x"].ravel().tolist() == [1.75], mm
+    g = o.ok("roi_align_backward", {"rois": b9, "top_grad": np.ones((1, 1, 1, 1), F32), "argmax_y": mm["argmax_y"],
+                                    "argmax_x": mm["argmax_x"]},
+             {**e4, "dialect": "mmcv", "pool_mode": "max", "features_shape": [1, 1, 3, 3]})["features_grad"]
+    assert g.ravel().tolist() == [0, 0, 0, 0, .0625, .1875, 0, .1875, .5625], g
+    assert ra(f9, b9, dialect="onnxruntime", pool_mode="max", **e4)["top"].ravel().tolist() == [5.0625]
+    fm = np.full((1, 1, 3, 3), -20000, F32)
+    mm = ra(fm, b9, dialect="mmcv", pool_mode="max", **e4)
+    assert mm["top"].ravel().tolist() == [-10000] and mm["argmax_y"].ravel().tolist() == [-1] \
+        and mm["argmax_x"].ravel().tolist() == [-1], mm
+    g = o.ok("roi_align_backward", {"rois": b9, "top_grad": np.ones((1, 1, 1, 1), F32), "argmax_y": mm["argmax_y"],
+                                    "argmax_x": mm["argmax_x"]},
+             {**e4, "dialect": "mmcv", "pool_mode": "max", "features_shape": [1, 1, 3, 3]})["features_grad"]
+    assert not np.any(g), g
+    assert ra(fm, b9, dialect="mmcv", pool_mode="max", max_init=-3.4028235e38, **e4)["top"].ravel().tolist() == [-20000]
+    assert ra(fm, b9, dialect="onnxruntime", pool_mode="max", **e4)["top"].ravel().tolist() == [-1250]
+    # E5: the float32 range test (second sample at y = -1.0 exactly in float32)
+    f5 = np.array([[[[10, 20, 30], [40, 50, 60], [70, 80, 90]]]], F32)
+    r5 = np.array([[0, 0, -34, 20, -2]], F32)
+    for d in ("torchvision", "onnxruntime"):
+        assert ra(f5, r5, pooled_h=2, pooled_w=1, spatial_scale=0.1, sampling_ratio=1, dialect=d)["top"].ravel().tolist() == [0, 20]
+    # E6: the float32 grid, gh = ceil(9.000001) = 10 (float64 would give 9)
+    f6 = ((np.arange(70 * 70) % 7) ** 2).astype(F32).reshape(1, 1, 70, 70)
+    top6 = ra(f6, np.array([[0, 0, 0, 210, 210]], F32), pooled_h=7, pooled_w=7, spatial_scale=0.3)["top"]
+    assert top6[0, 0, 0, :3].tolist() == [float(F32(10.545)), float(F32(12.279996)), float(F32(15.645007))], top6[0, 0, 0, :3]
+    # E7: the mmcv sentinel: the winning sample sits at y = -1 exactly, its gradient is dropped
+    f7 = np.array([[[[5, 1], [1, 1]]]], F32)
+    r7 = np.array([[0, 0, -1.5, 1, -0.5]], F32)
+    e7 = {"pooled_h": 1, "pooled_w": 1, "sampling_ratio": 1, **one}
+    assert ra(f7, r7, **e7)["top"].ravel().tolist() == [3]
+    mm = ra(f7, r7, dialect="mmcv", pool_mode="max", **e7)
+    assert mm["top"].ravel().tolist() == [3] and mm["argmax_y"].ravel().tolist() == [-1] \
+        and mm["argmax_x"].ravel().tolist() == [0.5], mm
+    tg1 = np.ones((1, 1, 1, 1), F32)
+    g = o.ok("roi_align_backward", {"rois": r7, "top_grad": tg1, "argmax_y": mm["argmax_y"], "argmax_x": mm["argmax_x"]},
+             {**e7, "dialect": "mmcv", "pool_mode": "max", "features_shape": [1, 1, 2, 2]})["features_grad"]
+    assert g.ravel().tolist() == [0, 0, 0, 0], g
+    for d in ("torchvision", "mmcv"):
+        g = o.ok("roi_align_backward", {"rois": r7, "top_grad": tg1},
+                 {**e7, "dialect": d, "features_shape": [1, 1, 2, 2]})["features_grad"]
+        assert g.ravel().tolist() == [.5, .5, 0, 0], g
+    # E8: aligned, x2 < x1
+    e8 = {"pooled_h": 1, "pooled_w": 1, "aligned": True, **one}
+    f5r = ramp(5, 5)
+    for d in ("torchvision", "onnxruntime"):
+        assert ra(f5r, np.array([[0, 3, 1, 1, 4]], F32), sampling_ratio=2, dialect=d, **e8)["top"].ravel().tolist() == [11.5]
+        assert ra(f5r, np.array([[0, 3, 3, 1, 1]], F32), dialect=d, **e8)["top"].ravel().tolist() == [0]
+        code, msg = o.errm("roi_align", {"features": f5r, "rois": np.array([[0, 3, 1, 1, 4]], F32)}, {"dialect": d, **e8})
+        assert code == "invalid_input" and "rois" in msg and "row 0" in msg, msg
+    for sr in (0, 2):
+        code, msg = o.errm("roi_align", {"features": f5r, "rois": np.array([[0, 3, 1, 1, 4]], F32)},
+                           {"dialect": "mmcv", "sampling_ratio": sr, **e8})
+        assert code == "invalid_input" and "rois" in msg, msg
+    # mmcv without aligned clamps the extent: no error, flipped RoI of width 1
+    assert ra(f5r, np.array([[0, 3, 1, 1, 4]], F32), dialect="mmcv", pooled_h=1, pooled_w=1, **one)["top"].shape == (1, 1, 1, 1)
+
+    # --- refusals (SPEC §13.1), each invalid_input naming the input or attr
+    f = np.zeros((2, 1, 4, 4), F32)
+    r = np.array([[0, 0, 0, 2, 2]], F32)
+    bad = [("attrs.pool_mode", {}, {"pool_mode": "max"}),
+           ("attrs.sampling_ratio", {}, {"dialect": "onnxruntime", "sampling_ratio": -1}),
+           ("attrs.dialect", {}, {"dialect": "caffe2"}),
+           ("attrs.pooled_h", {}, {"pooled_h": 0}),
+           ("attrs.spatial_scale", {}, {"spatial_scale": 0}),
+           ("attrs.aligned", {}, {"aligned": 1}),
+           ("attrs.max_init", {}, {"max_init": "-Infinity"}),
+           ("rois", {"rois": np.array([[2, 0, 0, 2, 2]], F32)}, {}),
+           ("rois", {"rois": np.array([[-1, 0, 0, 2, 2]], F32)}, {"dialect": "mmcv"}),
+           ("rois", {"rois": np.array([[0, np.nan, 0, 2, 2]], F32)}, {}),
+           ("rois", {"rois": np.array([[0, 0, 0, np.inf, 2]], F32)}, {"dialect": "onnxruntime"}),
+           ("rois", {"rois": np.array([[0, 0, 0, 2]], F32)}, {}),
+           ("rois", {"rois": np.array([[0, 0, 0, 3e38, 2]], F32)}, {"spatial_scale": 8}),
+           ("rois", {"rois": np.array([[0, 0, 0, 2, 2]], F32)}, {"sampling_ratio": 100000}),
+           ("features", {"features": np.zeros((1, 1, 0, 4), F32)}, {}),
+           ("features", {"features": np.zeros((1, 4, 4), F32)}, {})]
+    for d in ("torchvision", "mmcv", "onnxruntime"):
+        code, msg = o.errm("roi_align", {"features": f, "rois": np.array([[2.5, 0, 0, 2, 2]], F32)}, {"dialect": d})
+        assert code == "invalid_input" and "rois" in msg, msg
+    for want, change, attrs in bad:
+        code, msg = o.errm("roi_align", {"features": f, "rois": r, **change}, attrs)
+        assert code == "invalid_input" and want in msg, (want, msg)
+    # an empty map is fine when nothing samples it (C = 0, or no RoI)
+    assert o.ok("roi_align", {"features": np.zeros((1, 0, 0, 4), F32), "rois": r})["top"].shape == (1, 0, 7, 7)
+    assert o.ok("roi_align", {"features": np.zeros((1, 2, 0, 4), F32), "rois": np.zeros((0, 5), F32)})["top"].shape == (0, 2, 7, 7)
+    # backward refusals
+    bs = {"features_shape": [2, 1, 4, 4], "pooled_h": 1, "pooled_w": 1, "spatial_scale": 1}
+    tg = np.ones((1, 1, 1, 1), F32)
+    bad = [("attrs.dialect", {}, {**bs, "dialect": "onnxruntime"}),
+           ("attrs.features_shape", {}, {"pooled_h": 1, "pooled_w": 1}),
+           ("attrs.features_shape", {}, {**bs, "features_shape": [2, 1, 4]}),
+           ("argmax_y", {}, {**bs, "dialect": "mmcv", "pool_mode": "max"}),
+           ("argmax_x", {"argmax_y": tg, "argmax_x": tg * np.nan}, {**bs, "dialect": "mmcv", "pool_mode": "max"}),
+           ("top_grad", {"top_grad": np.ones((1, 1, 2, 1), F32)}, bs),
+           ("rois", {"rois": np.array([[5, 0, 0, 2, 2]], F32)}, bs),
+           ("rois", {"rois": np.array([[0, 3, 1, 1, 4]], F32)}, {**bs, "aligned": True}),
+           ("attrs.pool_mode", {}, {**bs, "pool_mode": "max"})]
+    for want, change, attrs in bad:
+        code, msg = o.errm("roi_align_backward", {"rois": r, "top_grad": tg, **change}, attrs)
+        assert code == "invalid_input" and want in msg, (want, msg)
+    # no argmax outputs except for mmcv max; the argmax inputs are not needed for avg
+    assert set(ra(f, r, dialect="onnxruntime", pool_mode="max")) == {"top"}
+    assert set(ra(f, r, dialect="mmcv")) == {"top"}
+
+    # --- random cases against the literal transcriptions, bit for bit (SPEC §13.9's kinds of RoIs)
+    scales = [1.0, 0.5, 0.25, 1 / 16, 1 / 3, 0.1, 2.0, 8.0]
+    n_cmp = n_ref = n_oob = 0
+    for trial in range(36):
+        rng = np.random.default_rng([13, trial])  # one seed per trial: a failure reproduces alone
+        N, C = 2, int(rng.integers(1, 3))
+        H, W = int(rng.integers(1, 10)), int(rng.integers(1, 10))
+        PH, PW = int(rng.integers(1, 4)), int(rng.integers(1, 4))
+        s = scales[trial % len(scales)]
+        sr = int(rng.integers(-1, 4))
+        aligned = bool(trial % 2)
+        if trial % 3 == 0:
+            feats = rng.integers(-2, 3, size=(N, C, H, W)).astype(F32)  # ties for the max rules
+        else:
+            feats = rng.standard_normal((N, C, H, W)).astype(F32)
+        if trial % 6 == 5:  # NaN / ±inf / -0.0 propagate as the formulas say
+            special = rng.choice(np.array([np.nan, np.inf, -np.inf, -0.0], F32), size=feats.shape)
+            pick = rng.random(feats.shape) < 0.2
+            feats[pick] = special[pick]
+        R = int(rng.integers(1, 5))
+        fc = rng.uniform(-3, max(H, W) + 3, (R, 4))  # feature-space corners: off-map and sub-cell RoIs
+        kind = rng.integers(0, 5, R)
+        for i in range(R):
+            if kind[i] == 1:  # on the -1 / H edges and on cell borders
+                fc[i] = rng.choice(np.array([-1.5, -1, -0.5, 0, 1, H - 1, H, H + 0.5, W, W - 0.5]), 4)
+            elif kind[i] == 2:  # sub-cell
+                fc[i, 2:] = fc[i, :2] + rng.uniform(0, 0.6, 2)
+            elif kind[i] == 3 and trial % 4 != 1:  # ordered corners
+                fc[i] = [min(fc[i, 0], fc[i, 2]), min(fc[i, 1], fc[i, 3]), max(fc[i, 0], fc[i, 2]), max(fc[i, 1], fc[i, 3])]
+        rois = np.concatenate([rng.integers(0, N, (R, 1)), fc / s], axis=1).astype(F32)
+        for d, mode in ALIGN_VARIANTS:
+            if d == "onnxruntime" and sr < 0:
+                continue
+            attrs = {"pooled_h": PH, "pooled_w": PW, "spatial_scale": s, "sampling_ratio": sr, "aligned": aligned,
+                     "pool_mode": mode, "dialect": d}
+            refuse = any(lit_refusal(rois[i], N, s, aligned, PH, PW, sr, d) for i in range(R))
+            resp = o.call("roi_align", {"features": feats, "rois": rois}, attrs)
+            if refuse:
+                assert resp.get("error", {}).get("code") == "invalid_input", (trial, d, resp)
+                n_ref += 1
+                continue
+            assert "outputs" in resp, (trial, d, mode, resp)
+            out = {k: dec(v) for k, v in resp["outputs"].items()}
+            lt, lay, lax = literal_roi_align(feats, rois, PH, PW, s, sr, aligned, mode, d)
+            assert bits_equal_nan(out["top"], lt), (trial, d, mode, out["top"], lt)
+            if d == "mmcv" and mode == "max":
+                assert bits_equal(out["argmax_y"], lay) and bits_equal(out["argmax_x"], lax), (trial, d)
+            n_cmp += 1
+            if d == "onnxruntime":
+                continue
+            tgr = rng.standard_normal((R, C, PH, PW)).astype(F32)
+            if trial % 6 == 5:
+                tgr[rng.random(tgr.shape) < 0.1] = np.inf
+            bi = {"rois": rois, "top_grad": tgr}
+            if mode == "max":
+                bi.update(argmax_y=out["argmax_y"], argmax_x=out["argmax_x"])
+            gb = o.ok("roi_align_backward", bi, {**attrs, "features_shape": [N, C, H, W]})["features_grad"]
+            lg = literal_roi_align_backward(rois, tgr, (N, C, H, W), PH, PW, s, sr, aligned, mode,
+                                            out.get("argmax_y"), out.get("argmax_x"))
+            assert bits_equal_nan(gb, lg), (trial, d, mode, gb, lg)
+        n_oob += int(np.any(fc < -1) or np.any(fc > max(H, W)))
+    assert n_cmp >= 100 and n_ref >= 3 and n_oob >= 5, (n_cmp, n_ref, n_oob)
+    # a long grid (sr 12: 144 samples per bin, a long float32 accumulation), every variant
+    rng = np.random.default_rng(99)
+    feats = rng.standard_normal((1, 2, 9, 7)).astype(F32)
+    rois = np.array([[0, -1.3, 0.7, 6.6, 9.2], [0, 2.2, 1.1, 2.9, 8.5]], F32)
+    for d, mode in ALIGN_VARIANTS:
+        attrs = {"pooled_h": 2, "pooled_w": 2, "spatial_scale": 1, "sampling_ratio": 12, "aligned": True,
+                 "pool_mode": mode, "dialect": d}
+        out = o.ok("roi_align", {"features": feats, "rois": rois}, attrs)
+        lt, lay, lax = literal_roi_align(feats, rois, 2, 2, 1, 12, True, mode, d)
+        assert bits_equal(out["top"], lt), (d, mode)
+        if d == "mmcv" and mode == "max":
+            assert bits_equal(out["argmax_y"], lay) and bits_equal(out["argmax_x"], lax)
+        if d != "onnxruntime":
+            tgr = rng.standard_normal(lt.shape).astype(F32)
+            bi = {"rois": rois, "top_grad": tgr, **({"argmax_y": lay, "argmax_x": lax} if mode == "max" else {})}
+            gb = o.ok("roi_align_backward", bi, {**attrs, "features_shape": [1, 2, 9, 7]})["features_grad"]
+            assert bits_equal(gb, literal_roi_align_backward(rois, tgr, (1, 2, 9, 7), 2, 2, 1, 12, True, mode, lay, lax))
+    if os.environ.get("SELFCHECK_VERBOSE"):
+        print(f"  roi_align random: {n_cmp} compared bit for bit, {n_ref} refused in both", file=sys.stderr)
+
+
+# ---------------------------------------------------------------- crop_and_resize (SPEC §13.6)
+
+def _half_up(x) -> int:
+    """nearest integer, ties up (Math.round; = roundf for x >= 0), exact for any double."""
+    from fractions import Fraction
+    return math.floor(Fraction(float(x)) + Fraction(1, 2))
+
+
+def literal_crop(feats, boxes, ind, ch, cw, method, ev, prec, maxpool=0):
+    N, C, H, W = feats.shape
+    R = boxes.shape[0]
+    out = np.zeros((R, C, ch, cw), F32)
+
+    def coord(a1, a2, n, L, i):
+        if prec == "float32":
+            if n > 1:
+                sc = F32(F32(F32(a2 - a1) * F32(L - 1)) / F32(n - 1))
+                return F32(F32(a1 * F32(L - 1)) + F32(F32(i) * sc))
+            return F32(0.5 * float(F32(a1 + a2)) * (L - 1))
+        a1, a2 = float(a1), float(a2)
+        if n > 1:
+            return a1 * (L - 1) + i * ((a2 - a1) * (L - 1) / (n - 1))
+        return 0.5 * (a1 + a2) * (L - 1)
+
+    with np.errstate(all="ignore"):
+        for r in range(R):
+            y1, x1, y2, x2 = (F32(v) for v in boxes[r])
+            b = int(ind[r])
+            for i in range(ch):
+                yc = coord(y1, y2, ch, H, i)
+                for j in range(cw):
+                    xc = coord(x1, x2, cw, W, j)
+                    for c in range(C):
+                        if yc < 0 or yc > H - 1 or xc < 0 or xc > W - 1:
+                            out[r, c, i, j] = F32(ev)
+                        elif method == "nearest":
+                            out[r, c, i, j] = feats[b, c, _half_up(yc), _half_up(xc)]
+                        else:
+                            ty, by, lx_, rx = math.floor(yc), math.ceil(yc), math.floor(xc), math.ceil(xc)
+                            tl, tr = feats[b, c, ty, lx_], feats[b, c, ty, rx]
+                            bl, br = feats[b, c, by, lx_], feats[b, c, by, rx]
+                            if prec == "float32":
+                                ly, lx = F32(yc - F32(ty)), F32(xc - F32(lx_))
+                                tt = F32(tl + F32(F32(tr - tl) * lx))
+                                u = F32(bl + F32(F32(br - bl) * lx))
+                                out[r, c, i, j] = F32(tt + F32(F32(u - tt) * ly))
+                            else:
+                                ly, lx = yc - ty, xc - lx_
+                                tl, tr, bl, br = float(tl), float(tr), float(bl), float(br)
+                                tt = tl + (tr - tl) * lx
+                                u = bl + (br - bl) * lx
+                                out[r, c, i, j] = F32(tt + (u - tt) * ly)
+    if maxpool == 2:
+        pooled = np.zeros((R, C, ch // 2, cw // 2), F32)
+        for idx in np.ndindex(pooled.shape):
+            r, c, i, j = idx
+            m = F32(-np.inf)
+            for di in (0, 1):
+                for dj in (0, 1):
+                    v = out[r, c, 2 * i + di, 2 * j + dj]
+                    if v > m:
+                        m = v
+            pooled[idx] = m
+        return pooled
+    return out
+
+
+def check_crop(o: Oracle) -> None:
+    def cr(feats, boxes, ind, **attrs):
+        return o.ok("crop_and_resize", {"features": feats, "boxes": boxes, "box_ind": ind}, attrs)["crops"]
+
+    ramp = np.arange(20, dtype=F32).reshape(1, 1, 4, 5)  # v = 5y + x
+    i0 = np.array([0], np.int32)
+    # bilinear basics: the whole map at its own size reproduces it; corner-aligned (crop-1) spacing
+    for prec in ("float32", "float64"):
+        assert bits_equal(cr(ramp, np.array([[0, 0, 1, 1]], F32), i0, crop_h=4, crop_w=5, precision=prec)[0], ramp[0])
+        # 3 x 3 crop of the map: rows 0, 1.5, 3; cols 0, 2, 4 -> 5y + x
+        c3 = cr(ramp, np.array([[0, 0, 1, 1]], F32), i0, crop_h=3, crop_w=3, precision=prec)
+        assert c3.ravel().tolist() == [0, 2, 4, 7.5, 9.5, 11.5, 15, 17, 19], c3
+        # flipped box flips the crop
+        cf = cr(ramp, np.array([[1, 1, 0, 0]], F32), i0, crop_h=3, crop_w=3, precision=prec)
+        assert cf.ravel().tolist() == [19, 17, 15, 11.5, 9.5, 7.5, 4, 2, 0], cf
+        # crop size 1: the centre 0.5 (y1 + y2) (H - 1)
+        c1 = cr(ramp, np.array([[0, 0, 1, 1]], F32), i0, crop_h=1, crop_w=1, precision=prec)
+        assert c1.ravel().tolist() == [1.5 * 5 + 2], c1
+        # off the map: extrapolation_value per row / column, never clamped
+        ce = cr(ramp, np.array([[-1, 0, 1, 2]], F32), i0, crop_h=3, crop_w=3, extrapolation_value=-7, precision=prec)
+        assert ce.ravel().tolist() == [-7, -7, -7, 0, 4, -7, 15, 19, -7], ce
+        # nearest: 0.5 rounds up; rows 0, 1.5 -> 2, 3; cols 0, 2, 4
+        cn = cr(ramp, np.array([[0, 0, 1, 1]], F32), i0, crop_h=3, crop_w=3, method="nearest", precision=prec)
+        assert cn.ravel().tolist() == [0, 2, 4, 10, 12, 14, 15, 17, 19], cn
+        # maxpool 2: 4 x 5 crop of the ramp -> 2 x 2 maxima of the 2x2 windows (last column dropped)
+        cm = cr(ramp, np.array([[0, 0, 1, 1]], F32), i0, crop_h=4, crop_w=5, maxpool=2, precision=prec)
+        assert cm.shape == (1, 1, 2, 2) and cm.ravel().tolist() == [6, 8, 16, 18], cm
+    # the two precisions differ where float32 coordinates round (SPEC §13.9: tfjs vs TF C++)
+    rng = np.random.default_rng(5)
+    f = rng.standard_normal((2, 3, 7, 9)).astype(F32)
+    boxes = rng.uniform(-0.2, 1.2, (6, 4)).astype(F32)
+    boxes[0] = [0.1, 0.2, 0.1, 0.2]  # zero extent
+    boxes[1] = [0.3, 0.9, 0.3 + 1e-4, 0.2]
+    ind = np.array([0, 1, 1, 0, 1, 0], np.int32)
+    n_diff = 0
+    for trial in range(8):
+        ch, cw = int(rng.integers(1, 6)), int(rng.integers(1, 6))
+        for prec in ("float32", "float64"):
+            for method in ("bilinear", "nearest"):
+                for mp in (0, 2):
+                    got = cr(f, boxes, ind, crop_h=ch, crop_w=cw, method=method, precision=prec, maxpool=mp,
+                             extrapolation_value=0.25)
+                    want = literal_crop(f, boxes, ind, ch, cw, method, 0.25, prec, mp)
+                    assert bits_equal(got, want), (trial, prec, method, mp, got, want)
+        a = cr(f, boxes, ind, crop_h=ch, crop_w=cw, precision="float32")
+        b = cr(f, boxes, ind, crop_h=ch, crop_w=cw, precision="float64")
+        n_diff += int(not bits_equal(a, b))
+    assert n_diff > 0, n_diff
+    # NaN / inf values, float box_ind, an empty map
+    g = f.copy()
+    g[0, 0, 3, 4] = np.nan
+    g[1, 1, 2, 2] = np.inf
+    for prec in ("float32", "float64"):
+        for mp in (0, 2):
+            got = cr(g, boxes, ind.astype(F32), crop_h=5, crop_w=4, precision=prec, maxpool=mp)
+            assert bits_equal_nan(got, literal_crop(g, boxes, ind, 5, 4, "bilinear", 0.0, prec, mp)), (prec, mp)
+    e = cr(np.zeros((1, 2, 0, 3), F32), np.array([[0, 0, 1, 1]], F32), i0, crop_h=2, crop_w=2, extrapolation_value=3)
+    assert e.shape == (1, 2, 2, 2) and np.all(e == 3), e
+    # refusals
+    bad = [("box_ind", {"box_ind": np.array([1], np.int32)}, {}),
+           ("box_ind", {"box_ind": np.array([-1], np.int32)}, {}),
+           ("box_ind", {"box_ind": np.array([0, 0], np.int32)}, {}),
+           ("boxes", {"boxes": np.array([[0, np.nan, 1, 1]], F32)}, {}),
+           ("boxes", {"boxes": np.array([[0, 0, np.inf, 1]], F32)}, {}),
+           ("boxes", {"boxes": np.array([[0, 0, 1]], F32)}, {}),
+           ("attrs.maxpool", {}, {"maxpool": 3}),
+           ("attrs.crop_h", {}, {"crop_h": 0}),
+           ("attrs.method", {}, {"method": "bicubic"}),
+           ("attrs.precision", {}, {"precision": "float16"}),
+           ("attrs.extrapolation_value", {}, {"extrapolation_value": "NaN"})]
+    for want, change, attrs in bad:
+        code, msg = o.errm("crop_and_resize", {"features": ramp, "boxes": np.array([[0, 0, 1, 1]], F32),
+                                               "box_ind": i0, **change}, attrs)
+        assert code == "invalid_input" and want in msg, (want, msg)
+
+    # SPEC §13.6 mappings (to within 3e-6, samples inside [0, H-1]):
+    # RoIAlign(aligned, sr 1, P) on feature RoI [Y1, Y2] = crop_and_resize(P) on
+    # y1n = (Y1 - 0.5 + d/2)/(H-1), y2n = (Y2 - 0.5 - d/2)/(H-1), d = (Y2 - Y1)/P (x alike);
+    # crop 14 + maxpool 2 = mmcv max RoIAlign(aligned, sr 2, 7 x 7) with K = 14.
+    H = W = 16
+    f = rng.random((1, 2, H, W)).astype(F32)
+    for P, sr, mode, K, mp in ((5, 1, "avg", 5, 0), (7, 2, "max", 14, 2)):
+        for _ in range(6):
+            Y1, X1 = rng.uniform(1.5, 5, 2)
+            Y2, X2 = Y1 + rng.uniform(3, 9), X1 + rng.uniform(3, 9)
+            dy, dx = (Y2 - Y1) / K, (X2 - X1) / K
+            nb = np.array([[(Y1 - 0.5 + dy / 2) / (H - 1), (X1 - 0.5 + dx / 2) / (W - 1),
+                            (Y2 - 0.5 - dy / 2) / (H - 1), (X2 - 0.5 - dx / 2) / (W - 1)]], F32)
+            c = cr(f, nb, i0, crop_h=K, crop_w=K, maxpool=mp)
+            a = o.ok("roi_align", {"features": f, "rois": np.array([[0, X1, Y1, X2, Y2]], F32)},
+                     {"pooled_h": P, "pooled_w": P, "spatial_scale": 1, "aligned": True, "sampling_ratio": sr,
+                      "dialect": "mmcv" if mode == "max" else "torchvision", "pool_mode": mode})["top"]
+            assert c.shape == a.shape and np.abs(c - a).max() <= 3e-6, (P, np.abs(c - a).max())
+
+
+# ---------------------------------------------------------------- ohem_step with pooler roi_align
+
+def align_pool64(cfg: dict):
+    """A float64 RoIAlign of the float32 sample geometry and weights (literal transcription):
+    avg = Σ samples / count, mmcv max = the first strict maximum from max_init, in float64."""
+    PH, PW, s, sr, al = cfg["pooled_h"], cfg["pooled_w"], cfg["spatial_scale"], cfg["sampling_ratio"], cfg["aligned"]
+    mode = cfg.get("pool_mode", "avg")
+    max_init = cfg.get("max_init", -10000.0)
+
+    def pool(feats, rois):
+        N, C, H, W = feats.shape
+        out = np.zeros((rois.shape[0], C, PH, PW))
+        for r in range(rois.shape[0]):
+            b, xs, ys, _, _, bh, bw, gh, gw = lit_align_geom(rois[r], s, al, PH, PW, sr)
+            for ph in range(PH):
+                for pw in range(PW):
+                    vals = []
+                    for iy in range(gh):
+                        y = lit_sample(ys, bh, ph, iy, gh)
+                        for ix in range(gw):
+                            x = lit_sample(xs, bw, pw, ix, gw)
+                            _, ws = lit_bilinear(H, W, y, x)
+                            vals.append(sum(float(w) * feats[b, :, yy, xx] for w, yy, xx in ws))
+                    if mode == "avg":
+                        out[r, :, ph, pw] = sum(vals) / max(gh * gw, 1) if vals else 0
+                    else:
+                        m = np.full(C, max_init)
+                        for v in vals:
+                            m = np.where(v > m, v, m)
+                        out[r, :, ph, pw] = m
+        return out.reshape(rois.shape[0], -1)
+    return pool
+
+
+def check_step_align(o: Oracle) -> None:
+    ALIGN = [{"pooled_h": 2, "pooled_w": 2, "spatial_scale": 0.5, "sampling_ratio": 0, "aligned": False},
+             {"pooled_h": 2, "pooled_w": 2, "spatial_scale": 0.5, "sampling_ratio": 2, "aligned": True},
+             {"pooled_h": 2, "pooled_w": 2, "spatial_scale": 0.5, "sampling_ratio": 0, "aligned": True,
+              "pool_mode": "max", "dialect": "mmcv"},
+             {"pooled_h": 2, "pooled_w": 2, "spatial_scale": 0.5, "sampling_ratio": 1, "aligned": True, "dialect": "mmcv",
+              "pool_mode": "max", "max_init": -3.4028235e38}]
+
+    def step_attrs(al: dict) -> dict:
+        sa = {k: v for k, v in al.items() if k != "dialect"}
+        if "dialect" in al:
+            sa["roi_align_dialect"] = al["dialect"]
+        return {**sa, "pooler": "roi_align"}
+
+    # 1. ohem_step(pooler roi_align) == roi_align -> linear -> ... -> roi_align_backward, bit for bit
+    I = tiny_head(11)
+    for al in ALIGN:
+        for sa in ({"batch_size": 5}, {"dialect": "ssd-hard-negative", "neg_pos_ratio": 1}):
+            step = o.ok("ohem_step", I, {"dropout_ratio": 0.5, **step_attrs(al), **sa})
+            comp = composed_step(o, I, 0.5, sa, align=al)
+            assert set(step) == set(comp), sorted(set(step) ^ set(comp))
+            for k in comp:
+                assert bits_equal(step[k], np.asarray(comp[k])), (al, sa, k)
+            assert np.count_nonzero(step["features_grad"]) > 0
+    # roi_pool is still the default and differs
+    base = o.ok("ohem_step", I, {**POOL, "dropout_ratio": 0.5, "batch_size": 5})
+    assert not bits_equal(base["roi_loss"], step["roi_loss"])
+
+    # 2. gradients against float64 central differences (dropout 0), RoIs with no sample on a cell border
+    I = tiny_head(8, R=14)
+    for m in ("readonly_mask6", "readonly_mask7", "train_mask6", "train_mask7"):
+        del I[m]
+    rng = np.random.default_rng(21)
+    I["rois"][:, 1:] += rng.uniform(0.05, 0.45, (14, 4)).astype(F32)  # off the integer grid
+    for al in (ALIGN[0], ALIGN[2]):
+        step = o.ok("ohem_step", I, {"dropout_ratio": 0, "batch_size": 6, **step_attrs(al)})
+        comp = composed_step(o, I, 0.0, {"batch_size": 6}, align=al)
+        for k in comp:
+            assert bits_equal(step[k], np.asarray(comp[k])), k
+        hard = step["hard_inds"]
+        pool_fn = align_pool64(al)
+        P = {p: I[p].astype(np.float64) for p in PARAMS}
+        feats = I["features"].astype(np.float64)
+        f0 = loss64(P, feats, I, hard, pool_fn)
+        assert abs(f0 - (float(step["loss_cls"]) + float(step["loss_bbox"]))) < 1e-5 * max(1, abs(f0)), f0
+        h = 1e-6
+        for name in PARAMS + ("features",):
+            g = step[name + "_grad"].astype(np.float64)
+            arr = feats if name == "features" else P[name]
+            fd = np.zeros(arr.shape)
+            for idx in np.ndindex(arr.shape):
+                keep = arr[idx]
+                arr[idx] = keep + h
+                fp = loss64(P, feats, I, hard, pool_fn)
+                arr[idx] = keep - h
+                fm = loss64(P, feats, I, hard, pool_fn)
+                arr[idx] = keep
+                fd[idx] = (fp - fm) / (2 * h)
+            err = np.abs(g - fd).max() / max(1e-3, np.abs(fd).max())
+            assert err < 1e-5, (al, name, err)
+            if os.environ.get("SELFCHECK_VERBOSE"):
+                print(f"  fd roi_align {al.get('dialect', 'torchvision')} {al.get('pool_mode', 'avg')} {name}: "
+                      f"{err:.2e}", file=sys.stderr)
+            assert np.abs(fd).max() > 0, name
+
+    # 3. validation
+    I = tiny_head(11)
+    at = {"dropout_ratio": 0.5, "batch_size": 5, "pooled_h": 2, "pooled_w": 2, "spatial_scale": 0.5}
+    bad = [("attrs.roi_align_dialect", {**at, "pooler": "roi_align", "roi_align_dialect": "onnxruntime"}),
+           ("attrs.roi_align_dialect", {**at, "pooler": "roi_align", "roi_align_dialect": "caffe2"}),
+           ("attrs.pool_mode", {**at, "pooler": "roi_align", "pool_mode": "max"}),
+           ("attrs.pooler", {**at, "pooler": "roi_warp"}),
+           ("attrs.max_init", {**at, "max_init": -1}),
+           ("attrs.sampling_ratio", {**at, "pooler": "roi_pool", "sampling_ratio": 2})]
+    for want, attrs in bad:
+        code, msg = o.errm("ohem_step", I, attrs)
+        assert code == "invalid_input" and want in msg, (want, msg)
+    resp = o.call("ohem_step", I, {**at, "pooler": "roi_align", "dialect_of_roi_align": "mmcv"})
+    assert resp["error"]["code"] == "unsupported", resp
+    code, msg = o.errm("ohem_step", {**I, "rois": np.concatenate([I["rois"][:, :1], I["rois"][:, 3:], I["rois"][:, 1:3]], 1)},
+                       {**at, "pooler": "roi_align", "aligned": True, "roi_align_dialect": "mmcv"})
+    assert code == "invalid_input" and "rois" in msg, msg
 
 if __name__ == "__main__":
     sys.exit(main())
