@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as E from 'fp-ts/lib/Either.js';
-import { adoptTensor } from '../src/core/index.js';
+import { adoptTensor } from '../src/core/internal.js';
 import { linear } from '../src/ops/linear.js';
 import { seedRng, uniforms } from '../src/core/prng.js';
 import { ohemStep } from '../src/mining/ohemStep.js';

@@ -13,9 +13,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as E from 'fp-ts/lib/Either.js';
-import { adoptTensor, seedRng, uniforms, type Tensor } from '../src/core/index.js';
+import { adoptTensor, seedRng, uniforms, type Tensor } from '../src/core/internal.js';
 import { createBackend, type Backend } from '../src/gpu/index.js';
-import type { HeavyOps } from '../src/mining/head.js';
+import { roiPool, roiPoolBackward, type Kernels } from '../src/ops/index.js';
 
 const here = fileURLToPath(new URL('.', import.meta.url));
 const log = (s: string) => process.stderr.write(s);
@@ -123,7 +123,7 @@ const SHAPES = {
 const FLOPS = { linear: 2 * DENSE.R * DENSE.K * DENSE.M, linear_backward: 4 * DENSE.R * DENSE.K * DENSE.M + DENSE.R * DENSE.M };
 
 /** Times the four kernels on one backend; checks each output against `ref` (or makes it the reference). */
-const runKernels = (ops: HeavyOps, label: string, inp: Inputs, ref: Reference | null): { rows: GpuRow[]; out: Reference } => {
+const runKernels = (ops: Kernels, label: string, inp: Inputs, ref: Reference | null): { rows: GpuRow[]; out: Reference } => {
   const { R, K, M } = DENSE;
   let pool: { top: Float32Array; argmax: Int32Array } | undefined;
   let grad: Float32Array | undefined;
@@ -134,7 +134,7 @@ const runKernels = (ops: HeavyOps, label: string, inp: Inputs, ref: Reference | 
     rows.push({ kernel, shape: SHAPES[kernel], impl: label, seconds, gflops: kernel in FLOPS ? FLOPS[kernel as keyof typeof FLOPS] / seconds / 1e9 : null, check });
   log(`  ${label}: roi_pool… `);
   const tPool = best(2, () => {
-    const p = must(ops.roiPool({ features: inp.features, rois: inp.rois }, inp.poolAttrs));
+    const p = must(roiPool({ features: inp.features, rois: inp.rois }, inp.poolAttrs, ops));
     pool = { top: p.top.data as unknown as Float32Array, argmax: p.argmax.data as unknown as Int32Array };
   });
   row('roi_pool', tPool, ref ? (bitEqual(pool!.argmax, ref.pool.argmax) && bitEqual(pool!.top, ref.pool.top) ? 'bit-equal' : 'DIFFERS') : 'reference');
@@ -142,21 +142,22 @@ const runKernels = (ops: HeavyOps, label: string, inp: Inputs, ref: Reference | 
   const argmax = adoptTensor('int32', [POOL.R, POOL.C, POOL.PH, POOL.PW], (ref ?? { pool: pool! }).pool.argmax);
   const tBack = best(2, () => {
     grad = must(
-      ops.roiPoolBackward(
+      roiPoolBackward(
         { rois: inp.rois, argmax, top_grad: inp.topGrad },
         { ...inp.poolAttrs, features_shape: [POOL.N, POOL.C, POOL.H, POOL.W], mode: 'caffe' },
+        ops,
       ),
     ).features_grad.data as unknown as Float32Array;
   });
   row('roi_pool_backward', tBack, ref ? (bitEqual(grad!, ref.grad) ? 'bit-equal' : 'DIFFERS') : 'reference');
   log('linear… ');
   const tLin = best(2, () => {
-    y = ops.linear(inp.x, inp.w, inp.b, R, K, M);
+    y = must(ops.linear({ x: inp.x, w: inp.w, b: inp.b, R, K, M }));
   });
   row('linear', tLin, ref ? `max|Δ|/max|y| ${relDiff(y!, ref.y).toExponential(1)}` : 'reference');
   log('backward… ');
   const tLinB = best(1, () => {
-    g = ops.linearBackward(inp.x, inp.w, inp.dy, R, K, M);
+    g = must(ops.linearBackward({ x: inp.x, w: inp.w, dy: inp.dy, R, K, M }));
   });
   row('linear_backward', tLinB, ref ? `max|Δ|/scale dx ${relDiff(g!.dx, ref.g.dx).toExponential(1)}, dW ${relDiff(g!.dw, ref.g.dw).toExponential(1)}` : 'reference');
   log('done\n');
@@ -287,7 +288,7 @@ export const benchGpu = (): string => {
   if (E.isLeft(webgpu)) unavailable.push(`gpujs-webgpu: ${webgpu.left.message.replace(/^backend: /, '')}`);
   log('numpy, same inputs:\n');
   const inp = inputs();
-  const argmax = must(createBackend({ mode: 'reference' })).roiPool({ features: inp.features, rois: inp.rois }, inp.poolAttrs);
+  const argmax = roiPool({ features: inp.features, rois: inp.rois }, inp.poolAttrs);
   rows.push(...numpyRows(inp, must(argmax).argmax.data as unknown as Int32Array));
   return (
     `\n## the heavy kernels: reference ops, gpu.js modes, numpy (same inputs, same run)\n\n${table(rows)}\n\n` +

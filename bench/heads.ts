@@ -4,9 +4,9 @@
  * Randomness from the project's seeded PRNG only.
  */
 import * as E from 'fp-ts/lib/Either.js';
-import { adoptTensor, seedRng, split, uniforms, type Tensor } from '../src/core/index.js';
+import { adoptTensor, seedRng, split, uniforms, type Tensor } from '../src/core/internal.js';
 import { drawMasks, type StepBatch } from '../src/mining/ohemStep.js';
-import type { HeadParams } from '../src/mining/head.js';
+import type { HeadParams } from '../src/mining/ohemStep.js';
 
 export interface BenchCase {
   readonly name: string;

@@ -4,13 +4,13 @@
  */
 import * as E from 'fp-ts/lib/Either.js';
 import { makeCase, VGG16 } from './heads.js';
-import { readonlyForward } from '../src/mining/ohemStep.js';
-import { checkHead, referenceOps } from '../src/mining/head.js';
+import { readonlyForward, validateStep } from '../src/mining/ohemStep.js';
+import { referenceKernels } from '../src/ops/index.js';
 
 const [chunk, R] = process.argv.slice(2).map(Number);
 const c = makeCase({ ...VGG16, R });
-const head = checkHead(c.params, VGG16.C * VGG16.P * VGG16.P);
-if (E.isLeft(head)) throw new Error(head.left.message);
+const step = validateStep({ ...c.attrs, dropout_ratio: 0.5, chunk_size: chunk }, c.params, c.batch, c.masks);
+if (E.isLeft(step)) throw new Error(step.left.message);
 globalThis.gc?.();
 const base = process.memoryUsage().rss;
 let peak = base;
@@ -18,7 +18,7 @@ const timer = setInterval(() => (peak = Math.max(peak, process.memoryUsage().rss
 const t0 = performance.now();
 // The sampling timer cannot fire during the synchronous pass; maxRSS (kernel high-water) covers it.
 const before = process.resourceUsage().maxRSS * 1024;
-const r = readonlyForward(referenceOps, c.batch.features, c.batch.rois.data as unknown as Float32Array, c.attrs, head.right, 0.5, { m6: c.masks.readonly_mask6, m7: c.masks.readonly_mask7 }, chunk);
+const r = readonlyForward(step.right, referenceKernels);
 const seconds = (performance.now() - t0) / 1000;
 clearInterval(timer);
 if (E.isLeft(r)) throw new Error(r.left.message);

@@ -9,19 +9,10 @@ import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { handleRequest } from '../src/protocol/server.js';
 import { startOracle } from './oracle.js';
-import { compareOutputs, type Tolerance } from '../src/conform/compare.js';
+import { compareOutputs } from '../src/conform/compare.js';
+import { SUITES } from '../src/conform/suites.js';
 import { fcParams } from './support.js';
-import * as roi from '../src/conform/arbitraries/roiPool.js';
-import * as nms from '../src/conform/arbitraries/nms.js';
-import * as elementwise from '../src/conform/arbitraries/elementwise.js';
-import * as lin from '../src/conform/arbitraries/linear.js';
-import * as mining from '../src/conform/arbitraries/mining.js';
-import * as step from '../src/conform/arbitraries/ohemStep.js';
 
-type Req = { op: string; attrs: Record<string, unknown>; inputs: Record<string, unknown> };
-type Module = { requests: Record<string, fc.Arbitrary<Req>>; tolerances: Record<string, Record<string, Tolerance>> };
-
-const MODULES: Module[] = [roi, nms, elementwise, lin, mining, step] as unknown as Module[];
 const CASES = Number(process.env.DIFF_RUNS ?? 200);
 
 const oracle = startOracle();
@@ -36,14 +27,16 @@ after(() => {
 });
 
 let nextId = 0;
-for (const mod of MODULES) {
-  for (const [op, arb] of Object.entries(mod.requests)) {
+for (const suite of SUITES) {
+  {
+    const op = suite.key;
+    const arb = suite.arbitrary;
     test(`${op}: the reference and the numpy oracle agree on ${CASES} generated cases`, async (t) => {
       if (!oracle) {
         t.skip('python3 with numpy is missing (see the warning above)');
         return;
       }
-      const tol = mod.tolerances[op] ?? {};
+      const tol = suite.tolerances;
       await fc.assert(
         fc.asyncProperty(arb, async (req) => {
           const id = ++nextId;

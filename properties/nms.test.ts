@@ -8,7 +8,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { nms, NMS_DEFAULTS, type NmsAttrs } from '../src/ops/nms.js';
+import { nms, nmsDef, type NmsAttrs } from '../src/ops/nms.js';
 import { type Tensor } from '../src/core/index.js';
 import { fcParams, right, leftNaming, noThrow, T, assertPure, f32 } from './support.js';
 import { nmsCases, type NmsCase } from '../src/conform/arbitraries/nms.js';
@@ -202,7 +202,7 @@ test('SPEC §4 test vector: (0,0,9,9) vs (1,1,10,10) has IoU fl32(81/119) = 0.68
     assert.deepEqual(run([[0, 0, 9, 9], [0, 0, 9, 8]], [1, 2], { suppress }), [1]);
   }
   // the defaults are PROTOCOL.md's: threshold 0.7, plus1, gt, index_desc, float32
-  assert.deepEqual(NMS_DEFAULTS, { threshold: 0.7, box_convention: 'plus1', suppress: 'gt', ties: 'index_desc', precision: 'float32' });
+  assert.deepEqual(Object.fromEntries(nmsDef.attrs.map((a) => [a.name, a.default])), { threshold: 0.7, box_convention: 'plus1', suppress: 'gt', ties: 'index_desc', precision: 'float32' });
   assert.deepEqual(run([[0, 0, 9, 9], [1, 1, 10, 10], [0, 0, 9, 8]], [3, 2, 1]), [0, 1]);
 });
 
@@ -331,10 +331,11 @@ test('nms: malformed inputs give a Left naming the input', () => {
   leftNaming(nms({ boxes: goodB, scores: T('int32', [2], [1, 2]) }), 'scores');
   leftNaming(noThrow(() => nms({ scores: goodS } as unknown as { boxes: Tensor; scores: Tensor })), 'boxes');
   leftNaming(noThrow(() => nms({ boxes: goodB } as unknown as { boxes: Tensor; scores: Tensor })), 'scores');
-  // threshold outside [0, 1] or not a finite number
+  // threshold outside [0, 1] or not a finite number (null is absent: the default, like every attr)
+  assert.deepEqual([...right(nms({ boxes: goodB, scores: goodS }, { threshold: null } as never)).keep.data], [...right(nms({ boxes: goodB, scores: goodS })).keep.data]);
   fc.assert(
     fc.property(
-      fc.oneof(fc.double({ min: 1, max: 1e9, minExcluded: true, noNaN: true }), fc.double({ min: -1e9, max: -Number.MIN_VALUE, noNaN: true }), fc.constantFrom<unknown>(-0.1, 1.5, NaN, Infinity, '0.5', null)),
+      fc.oneof(fc.double({ min: 1, max: 1e9, minExcluded: true, noNaN: true }), fc.double({ min: -1e9, max: -Number.MIN_VALUE, noNaN: true }), fc.constantFrom<unknown>(-0.1, 1.5, NaN, Infinity, '0.5')),
       (threshold) => {
         leftNaming(noThrow(() => nms({ boxes: goodB, scores: goodS }, { threshold: threshold as number })), 'attrs.threshold');
       },
@@ -343,7 +344,7 @@ test('nms: malformed inputs give a Left naming the input', () => {
   );
   // unknown enum values
   fc.assert(
-    fc.property(fc.constantFrom('box_convention', 'suppress', 'ties', 'precision'), fc.oneof(fc.string(), fc.constantFrom<unknown>(1, null, 'GT', 'float16', 'plus0')), (name, value) => {
+    fc.property(fc.constantFrom('box_convention', 'suppress', 'ties', 'precision'), fc.oneof(fc.string(), fc.constantFrom<unknown>(1, 'GT', 'float16', 'plus0')), (name, value) => {
       const allowed: Record<string, unknown[]> = { box_convention: ['plus1', 'continuous'], suppress: ['gt', 'ge'], ties: ['index_desc', 'index_asc'], precision: ['float32', 'float64'] };
       fc.pre(!allowed[name].includes(value));
       leftNaming(noThrow(() => nms({ boxes: goodB, scores: goodS }, { [name]: value } as Partial<NmsAttrs>)), `attrs.${name}`);

@@ -39,7 +39,7 @@ import {
   prng,
   paramShape,
   maskShape,
-} from '../src/conform/heads.js';
+} from './heads.js';
 
 const GRADS = [...PARAMS.map((p) => `${p}_grad` as const), 'features_grad'] as const;
 const OUTS = ['roi_loss', 'cls_loss', 'bbox_loss', 'hard_inds', 'loss_cls', 'loss_bbox', ...GRADS] as const;

@@ -96,7 +96,7 @@ const imgOf = (c: SelectCase, i: number): number => c.rois[5 * i];
 const idx = (n: number) => Array.from({ length: n }, (_, i) => i);
 const sortedUnique = (xs: number[]) => [...new Set(xs)].sort((a, b) => a - b);
 
-/** SPEC §2.1 / docs §2 caffe-ohem: NMS per (image, label) on fl32(loss), keep list, top-B of the float64 losses. */
+/** SPEC §2.1 / docs §2 caffe-ohem: NMS per (image, label) on the losses (fl32 under precision float32), keep list, top-B of the float64 losses. */
 const caffeSpec = (c: SelectCase, a: Attrs): number[] => {
   const B = (a.batch_size as number | undefined) ?? 128;
   const ties = (a.ties as Ties | undefined) ?? 'index_desc';
@@ -117,8 +117,9 @@ const caffeSpec = (c: SelectCase, a: Attrs): number[] => {
       for (const l of labs) {
         const S = idx(c.R).filter((i) => fr(c.labels[i]) === l && fr(imgOf(c, i)) === g);
         if (S.length === 0) continue;
-        // D is a float32 matrix: the scores are fl32(loss) (docs §2: "scores fl32(loss[S])")
-        const K = nmsSpec(S.map((i) => boxOf(c, i)), S.map((i) => fr(L[i])), o);
+        // The scores are the losses, which nms rounds to float32 under precision float32 (the
+        // original's float32 matrix D) and keeps in float64 under float64 (protocol 1.1, amendment 4).
+        const K = nmsSpec(S.map((i) => boxOf(c, i)), S.map((i) => L[i]), o);
         keep.push(...K.map((p) => S[p]));
       }
   } else keep = idx(c.R);
@@ -401,12 +402,18 @@ test('caffe-ohem: permuting the RoIs of a tie-free input permutes hard_inds acco
   );
 });
 
-test('caffe-ohem, precision float64: the NMS scores are still fl32(loss) (docs §2: "scores fl32(loss[S])"; SPEC §2.1: D is a float32 matrix)', () => {
+test('caffe-ohem, precision: float32 rounds the NMS scores to fl32(loss) (SPEC §2.1: D is a float32 matrix), float64 keeps the float64 losses (protocol 1.1, amendment 4)', () => {
   const box = [0, 0, 20, 20];
   const hi = 1 + 2 ** -30;
-  // identical boxes, one group, float64 losses [hi, 1] tie as float32 scores: index_desc keeps position 1
+  // identical boxes, one group: float64 losses [hi, 1] tie as float32 scores (index_desc keeps
+  // position 1) and differ as float64 scores (the higher, position 0, is kept)
   const c = mk([[0, ...box], [0, ...box]], [1, 1], [hi, 1]);
-  assert.deepEqual(sel('caffe-ohem', { precision: 'float64' }, c), [1]);
+  assert.deepEqual(sel('caffe-ohem', { precision: 'float32' }, c), [1]);
+  assert.deepEqual(sel('caffe-ohem', { precision: 'float64' }, c), [0]);
+  // The protocol 1.1 example: two identical boxes with losses 36.04365342268542 and 36.04365338911715.
+  const e = mk([[0, ...box], [0, ...box]], [0, 0], [36.04365342268542, 36.04365338911715]);
+  assert.deepEqual(sel('caffe-ohem', {}, e), [1]);
+  assert.deepEqual(sel('caffe-ohem', { precision: 'float64' }, e), [0]);
   fc.assert(
     fc.property(caffeCases.map(([a, c]) => [{ ...a, precision: 'float64' }, c] as const), ([a, c]) => {
       assert.deepEqual(sel('caffe-ohem', a, c), caffeSpec(c, a));
@@ -690,7 +697,6 @@ test('bad attrs → Left naming attrs.<name>', () => {
   const cases: [Attrs, string][] = [
     [{ dialect: 'detectron' }, 'attrs.dialect'],
     [{ dialect: 3 }, 'attrs.dialect'],
-    [{ batch_size: 0 }, 'attrs.batch_size'],
     [{ batch_size: -4 }, 'attrs.batch_size'],
     [{ batch_size: 2.5 }, 'attrs.batch_size'],
     [{ nms_threshold: 1.5 }, 'attrs.nms_threshold'],
@@ -716,6 +722,11 @@ test('bad attrs → Left naming attrs.<name>', () => {
     [{ dialect: 'ssd-hard-negative', ties: 'x' }, 'attrs.ties'],
   ];
   for (const [attrs, name] of cases) leftNaming(badSel(validInputs(), attrs), name);
+  // Protocol 1.1 (amendment 3): batch_size 0 is the original's slice [0:0], an empty selection.
+  assert.deepEqual(Array.from(right(badSel(validInputs(), { batch_size: 0 })).hard_inds.data), []);
+  // An attr of another dialect, or of none, is named as what it is.
+  assert.match(leftNaming(badSel(validInputs(), { num: 3 }), 'attrs.num').message, /under dialect "mmdet-ohem"/);
+  assert.match(leftNaming(badSel(validInputs(), { nms_thresh: 0.5 }), 'attrs.nms_thresh').message, /is not an attr of ohem_select/);
 });
 
 test('missing or malformed loss inputs → Left naming them', () => {

@@ -142,11 +142,13 @@ test('selectTopK agrees with the differential arbitrary cases read through the r
 
 test('selectTopK: malformed inputs give a Left naming the input', () => {
   const good = tensorOf('float64', [3, 1, 2]);
+  // Protocol 1.1 (amendment 3): k is an integer ≥ 0; k = 0 selects nothing. Absent or null: required.
   const badK = fc.oneof(
-    fc.integer({ max: 0 }),
-    fc.double({ noNaN: false }).filter((x) => !Number.isSafeInteger(x) || x < 1),
-    fc.constantFrom<unknown>(undefined, null, '3', [2], true, 2.5, NaN, Infinity),
+    fc.integer({ max: -1 }),
+    fc.double({ noNaN: false }).filter((x) => !Number.isSafeInteger(x) || x < 0),
+    fc.constantFrom<unknown>(undefined, null, '3', [2], true, 2.5, NaN, Infinity, -1),
   );
+  assert.deepEqual([...right(selectTopK({ values: good }, { k: 0 })).indices.data], []);
   fc.assert(
     fc.property(badK, (k) => {
       leftNaming(noThrow(() => selectTopK({ values: good }, { k: k as number })), 'attrs.k');

@@ -8,7 +8,10 @@
  */
 import { parseArgs } from 'node:util';
 import * as E from 'fp-ts/lib/Either.js';
-import { serve } from './protocol/server.js';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { serve, describeInfo } from './protocol/server.js';
+import { opTableMarkdown, withOpTable } from './protocol/contract.js';
+import { DEFAULT_LIMITS } from './core/index.js';
 import { runTour } from './demo/tour.js';
 import { GOLDEN_HELP, CONFORM_HELP, goldenCommand, conformCommand } from './conform/commands.js';
 import { DEMO_DEFAULTS, runDemo } from './demo/demo.js';
@@ -26,7 +29,14 @@ Usage:
       --out DIR             report directory (default ${DEMO_DEFAULTS.out}/)
       --backend NAME        kernels for the heavy ops: reference (default; the only one so far)
       -h, --help            this text
-  ohem-ref serve            answer PROTOCOL.md requests (JSON lines) on stdin/stdout
+  ohem-ref serve [--max-bytes N]
+                            answer protocol requests (JSON lines, docs/protocol.md) on
+                            stdin/stdout; --max-bytes sets the input and the output byte
+                            budget of one request (default ${DEFAULT_LIMITS.maxInputBytes})
+  ohem-ref schema [--json | --update FILE]
+                            print the contract read from the op registry: the op table of
+                            docs/protocol.md (markdown), or describe's schema (--json); --update
+                            rewrites the generated table of FILE (npm run docs)
   ohem-ref tour [--no-oracle]
                             compute SPEC.md's worked examples (C rounding, the 57-cell overshoot,
                             NMS at a float32 threshold, the mining epsilon, tie order …), check
@@ -40,9 +50,48 @@ Options:
 const main = async (argv: string[]): Promise<number> => {
   const [command, ...rest] = argv;
   switch (command) {
-    case 'serve':
-      await serve();
+    case 'serve': {
+      let values: { 'max-bytes'?: string };
+      try {
+        ({ values } = parseArgs({ args: rest, options: { 'max-bytes': { type: 'string' } }, strict: true, allowPositionals: false }));
+      } catch (e) {
+        process.stderr.write(`ohem-ref serve: ${(e as Error).message}\n`);
+        return 2;
+      }
+      const mb = values['max-bytes'];
+      if (mb !== undefined && !/^\d+$/.test(mb.trim())) {
+        process.stderr.write(`ohem-ref serve: --max-bytes must be a non-negative integer, got ${JSON.stringify(mb)}\n`);
+        return 2;
+      }
+      const limits = mb === undefined ? DEFAULT_LIMITS : { ...DEFAULT_LIMITS, maxInputBytes: Number(mb), maxOutputBytes: Number(mb) };
+      await serve(process.stdin, process.stdout, { limits });
       return 0;
+    }
+    case 'schema': {
+      let values: { json?: boolean; update?: string };
+      try {
+        ({ values } = parseArgs({ args: rest, options: { json: { type: 'boolean' }, update: { type: 'string' } }, strict: true, allowPositionals: false }));
+      } catch (e) {
+        process.stderr.write(`ohem-ref schema: ${(e as Error).message}\n`);
+        return 2;
+      }
+      if (values.json) {
+        process.stdout.write(JSON.stringify(describeInfo(), null, 1) + '\n');
+        return 0;
+      }
+      if (values.update) {
+        const next = withOpTable(readFileSync(values.update, 'utf8'));
+        if (next === null) {
+          process.stderr.write(`ohem-ref schema: ${values.update} has no generated op table markers\n`);
+          return 1;
+        }
+        writeFileSync(values.update, next);
+        process.stdout.write(`schema: updated the op table of ${values.update}\n`);
+        return 0;
+      }
+      process.stdout.write(opTableMarkdown() + '\n');
+      return 0;
+    }
     case 'demo': {
       let values: { iters?: string; seed?: string; out?: string; backend?: string; help?: boolean };
       try {

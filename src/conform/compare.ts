@@ -5,12 +5,23 @@
  */
 import * as E from 'fp-ts/lib/Either.js';
 import { decodeTensor } from '../protocol/codec.js';
+import type { Tolerance } from '../ops/index.js';
 
-export interface Tolerance {
-  readonly atol: number;
-  readonly rtol: number;
-  readonly note: string;
-}
+export type { Tolerance };
+
+/**
+ * A golden file's expected tensor carries its exact bits (b64) and, for people, its decimals
+ * (data); the bits are what is compared. A wire tensor carries one of the two.
+ */
+export const bitsOf = (t: unknown): unknown => {
+  if (typeof t !== 'object' || t === null || !('b64' in t) || !('data' in t)) return t;
+  const { data: _data, ...bits } = t as Record<string, unknown>;
+  void _data;
+  return bits;
+};
+
+/** Decodes a tensor of an answer or of a golden file (its bits when it carries both forms). */
+export const decodeAnswer = (name: string, t: unknown) => decodeTensor(name, bitsOf(t));
 
 export type MismatchKind = 'missing output' | 'undecodable' | 'wrong dtype' | 'wrong shape' | 'value';
 
@@ -66,8 +77,8 @@ export const measureOutputs = (
       if (optional.has(name)) continue;
       return fail(name, 'missing output', `missing from the other answer`);
     }
-    const a = decodeTensor(name, ours[name]);
-    const b = decodeTensor(name, theirs[name]);
+    const a = decodeAnswer(name, ours[name]);
+    const b = decodeAnswer(name, theirs[name]);
     if (E.isLeft(a)) return fail(name, 'undecodable', `reference's tensor does not decode: ${a.left.message}`);
     if (E.isLeft(b)) return fail(name, 'undecodable', `other tensor does not decode: ${b.left.message}`);
     const x = a.right;

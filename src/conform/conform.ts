@@ -25,7 +25,7 @@ import fc from 'fast-check';
 import { handleRequest, PROTOCOL_VERSION } from '../protocol/server.js';
 import { decodeTensor, encodeTensor } from '../protocol/codec.js';
 import { spawnPort, type PortClient } from '../protocol/client.js';
-import { measureOutputs, type Tolerance, type Worst } from './compare.js';
+import { decodeAnswer, measureOutputs, type Tolerance, type Worst } from './compare.js';
 import { optionalOutputs } from './defaults.js';
 import { loadGolden, type GoldenCase } from './golden.js';
 import { selectSuites, type Req, type Suite } from './suites.js';
@@ -277,7 +277,7 @@ const worse = (a: Worst | null, b: Worst | null): Worst | null => {
 const readable = (outputs: Record<string, unknown>): Record<string, unknown> => {
   const out: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(outputs)) {
-    const t = decodeTensor(k, v);
+    const t = decodeAnswer(k, v);
     out[k] = E.isRight(t) ? { ...encodeTensor(t.right, 'b64'), data: encodeTensor(t.right, 'data').data } : v;
   }
   return out;
@@ -684,7 +684,7 @@ export const formatReport = (r: ConformReport): string => {
 
 const preview = (outputs: Record<string, unknown>): string[] =>
   Object.entries(outputs).map(([k, v]) => {
-    const t = decodeTensor(k, v);
+    const t = decodeAnswer(k, v);
     if (E.isLeft(t)) return `  ${k}: (does not decode: ${t.left.message})`;
     const d = Array.from(t.right.data);
     return `  ${k} ${t.right.dtype} [${t.right.shape.join(', ')}]: [${d.slice(0, 24).join(', ')}${d.length > 24 ? `, … (${d.length})` : ''}]`;

@@ -1,109 +1,44 @@
 /**
- * What a golden case spells out about its op: the op's version, every attr with its default
- * (PROTOCOL.md's table, read from the reference's own DEFAULTS records so that the golden files
- * and the code cannot drift apart silently), the tie rule that decides its order, and which of its
- * outputs are additions to PROTOCOL.md that a port may leave out.
+ * What a golden case and a conform suite spell out about an op, every fact read from its def in
+ * the registry: the op's version, every attr with its default, the tie rule that decides its
+ * order, and which of its outputs are additions a port may leave out.
  */
-import { ROI_POOL_DEFAULTS, ROI_POOL_BACKWARD_DEFAULTS } from '../ops/roiPool.js';
-import { DROPOUT_DEFAULTS } from '../ops/activations.js';
-import { SOFTMAX_CE_DEFAULTS, SMOOTH_L1_DEFAULTS } from '../ops/losses.js';
-import { NMS_DEFAULTS } from '../ops/nms.js';
-import { TOP_K_DEFAULTS } from '../ops/topK.js';
-import { SGD_DEFAULTS } from '../ops/sgd.js';
-import { ROI_LOSS_DEFAULTS } from '../mining/hardness.js';
-import { SELECT_DEFAULTS, DIALECTS, type Dialect } from '../mining/select.js';
+import { completeAttrs as completeFromDef, type AnyOpDef } from '../ops/index.js';
+import { REGISTRY } from '../mining/registry.js';
 
-/**
- * The version of each op's semantics (like ONNX's `since_version`): bumped when the meaning of an
- * op changes, so that a golden case records which meaning its expected values are of.
- */
-export const OP_VERSIONS: Readonly<Record<string, number>> = Object.freeze({
-  roi_pool: 1,
-  roi_pool_backward: 1,
-  linear: 1,
-  linear_backward: 1,
-  relu: 1,
-  relu_backward: 1,
-  dropout: 1,
-  dropout_backward: 1,
-  softmax: 1,
-  softmax_loss: 1,
-  smooth_l1_loss: 1,
-  nms: 1,
-  top_k: 1,
-  sgd_update: 1,
-  ohem_roi_loss: 1,
-  ohem_select: 1,
-  ohem_step: 1,
-});
-
-export const DEFAULT_DIALECT: Dialect = 'caffe-ohem';
-
-const isDialect = (d: unknown): d is Dialect => typeof d === 'string' && (DIALECTS as readonly string[]).includes(d);
-
-/** The ohem_select attrs of a dialect, `dialect` first (caffe-ohem's include the nms attrs, its threshold named nms_threshold; ties is each dialect's own default). */
-const selectDefaults = (d: Dialect): Record<string, unknown> => ({ dialect: d, ...SELECT_DEFAULTS[d] });
-
-/**
- * Every optional attr of `op` with its default, in a fixed order; `null` where the default is
- * "absent" (softmax_loss's ignore_label, tf-hard-example-miner's max_negatives_per_positive: both
- * the reference and PROTOCOL.md read null as absent). Required attrs without a default
- * (roi_pool_backward's features_shape, top_k's k, sgd_update's lr) are not listed.
- */
-export const attrDefaults = (op: string, dialect: Dialect = DEFAULT_DIALECT): Record<string, unknown> => {
-  switch (op) {
-    case 'roi_pool':
-      return { ...ROI_POOL_DEFAULTS };
-    case 'roi_pool_backward':
-      return { ...ROI_POOL_BACKWARD_DEFAULTS };
-    case 'dropout':
-    case 'dropout_backward':
-      return { ...DROPOUT_DEFAULTS };
-    case 'softmax_loss':
-      return { ...SOFTMAX_CE_DEFAULTS, ignore_label: null };
-    case 'smooth_l1_loss':
-      return { ...SMOOTH_L1_DEFAULTS };
-    case 'nms':
-      return { ...NMS_DEFAULTS };
-    case 'top_k':
-      return { ...TOP_K_DEFAULTS };
-    case 'sgd_update':
-      return { ...SGD_DEFAULTS };
-    case 'ohem_roi_loss':
-      return { ...ROI_LOSS_DEFAULTS };
-    case 'ohem_select':
-      return selectDefaults(dialect);
-    case 'ohem_step':
-      return {
-        ...ROI_POOL_DEFAULTS,
-        dropout_ratio: 0.5,
-        ...selectDefaults(dialect),
-        eps: ROI_LOSS_DEFAULTS.eps,
-        sigma: SMOOTH_L1_DEFAULTS.sigma,
-        normalization: SOFTMAX_CE_DEFAULTS.normalization,
-      };
-    default:
-      return {};
-  }
+/** The def of a protocol op (a programming error if there is none: callers pass registry names). */
+export const defOf = (op: string): AnyOpDef => {
+  const d = REGISTRY.get(op);
+  if (!d) throw new Error(`no op ${op} in the registry`);
+  return d;
 };
 
-/** The dialect a request of ohem_select / ohem_step asks for (the default when it says none). */
-export const dialectOf = (op: string, attrs: Readonly<Record<string, unknown>>): Dialect | null =>
-  op === 'ohem_select' || op === 'ohem_step' ? (isDialect(attrs.dialect) ? attrs.dialect : DEFAULT_DIALECT) : null;
+/** The version of each op's semantics (like ONNX's since_version), from its def. */
+export const OP_VERSIONS: Readonly<Record<string, number>> = Object.freeze(Object.fromEntries(REGISTRY.defs.map((d) => [d.name, d.version])));
 
-/**
- * The attrs of a request with every default spelled out: the defaults in their fixed order, each
- * replaced by the request's value where it gives one, then the request's other attrs (required
- * ones such as `k`, `lr`, `features_shape`) in the order it gives them.
- */
-export const completeAttrs = (op: string, attrs: Readonly<Record<string, unknown>>): Record<string, unknown> => {
-  const d = dialectOf(op, attrs);
-  const defaults = attrDefaults(op, d ?? DEFAULT_DIALECT);
-  const out: Record<string, unknown> = {};
-  for (const [k, v] of Object.entries(defaults)) out[k] = attrs[k] === undefined ? v : attrs[k];
-  for (const [k, v] of Object.entries(attrs)) if (!(k in out) && v !== undefined) out[k] = v;
+/** The variant-selecting attr values of a request (its dialect), with the defaults. */
+export const variantOf = (op: string, attrs: Readonly<Record<string, unknown>>): Readonly<Record<string, string>> => {
+  const d = defOf(op);
+  const out: Record<string, string> = {};
+  for (const v of d.variants ?? []) {
+    const own = d.attrs.find((a) => a.name === v.by)!;
+    out[v.by] = String(attrs[v.by] ?? own.default);
+  }
   return out;
 };
+
+/** The dialect a request of ohem_select / ohem_step asks for (the default when it says none); null for other ops. */
+export const dialectOf = (op: string, attrs: Readonly<Record<string, unknown>>): string | null => variantOf(op, attrs).dialect ?? null;
+
+/**
+ * The attrs of a request with every default spelled out: the def's attrs in their order (the
+ * selected variant's after them), each replaced by the request's value where it gives one;
+ * `null` where the default is "absent". Required attrs the request gives keep their place.
+ */
+export const completeAttrs = (op: string, attrs: Readonly<Record<string, unknown>>): Record<string, unknown> => completeFromDef(defOf(op), attrs);
+
+/** Every attr of `op` with its default, under the given variant choice (`{ dialect: 'mmdet-ohem' }`). */
+export const attrDefaults = (op: string, choice: Readonly<Record<string, string>> = {}): Record<string, unknown> => completeAttrs(op, choice);
 
 export interface TiePolicy {
   /** `index_desc`, `index_asc`, or `none` for an op that orders nothing. */
@@ -111,11 +46,9 @@ export interface TiePolicy {
   readonly note: string;
 }
 
-const ORDERING_OPS = new Set(['nms', 'top_k', 'ohem_select', 'ohem_step']);
-
-/** The tie rule that decides a case's integer outputs (SPEC §2.2), from its complete attrs. */
+/** The tie rule that decides a case's integer outputs (SPEC §2.2), from its complete attrs: ops with a `ties` attr order things. */
 export const tiePolicy = (op: string, attrs: Readonly<Record<string, unknown>>): TiePolicy => {
-  if (!ORDERING_OPS.has(op)) return { rule: 'none', note: 'the op orders nothing' };
+  if (!('ties' in attrs)) return { rule: 'none', note: 'the op orders nothing' };
   const rule = String(attrs.ties);
   const how = rule === 'index_asc' ? 'ascending' : 'descending';
   return {
@@ -124,13 +57,5 @@ export const tiePolicy = (op: string, attrs: Readonly<Record<string, unknown>>):
   };
 };
 
-/**
- * Outputs the reference returns beyond PROTOCOL.md's table (docs/mining.md: "additions"): a port
- * that leaves them out is not failing; one that returns them is held to them.
- */
-export const OPTIONAL_OUTPUTS: Readonly<Record<string, readonly string[]>> = Object.freeze({
-  ohem_roi_loss: ['cls_loss', 'bbox_loss'],
-  ohem_step: ['cls_loss', 'bbox_loss'],
-});
-
-export const optionalOutputs = (op: string): readonly string[] => OPTIONAL_OUTPUTS[op] ?? [];
+/** Outputs the reference returns beyond the original op table (its def marks them `addition`): a port that leaves them out is not failing. */
+export const optionalOutputs = (op: string): readonly string[] => defOf(op).outputs.filter((o) => o.addition).map((o) => o.name);

@@ -17,16 +17,21 @@ import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync
 import { join, dirname } from 'node:path';
 import * as E from 'fp-ts/lib/Either.js';
 import fc from 'fast-check';
-import { handleRequest, PROTOCOL_VERSION, SERVER_NAME, SERVER_VERSION } from '../protocol/server.js';
+import { handleRequest, PROTOCOL_MINOR, PROTOCOL_VERSION, SERVER_NAME, SERVER_VERSION } from '../protocol/server.js';
 import { decodeTensor, encodeTensor, type JsonTensor } from '../protocol/codec.js';
 import type { PortClient } from '../protocol/client.js';
-import { type Tolerance, measureOutputs } from './compare.js';
-import { OP_VERSIONS, attrDefaults, completeAttrs, dialectOf, optionalOutputs, tiePolicy, type TiePolicy } from './defaults.js';
+import { type Tolerance, decodeAnswer, measureOutputs } from './compare.js';
+import { OP_VERSIONS, attrDefaults, completeAttrs, dialectOf, optionalOutputs, tiePolicy, variantOf, type TiePolicy } from './defaults.js';
 import { EDGES, type Edge } from './edges.js';
 import { SUITES, type Req, type Suite } from './suites.js';
 import { stableJson } from './json.js';
 
-export const GOLDEN_SCHEMA_VERSION = 1;
+/**
+ * 2: protocol 1.1 — every attr of the op's def spelled out (ohem_select/ohem_step: of the case's
+ * dialect only), `protocol_minor` in every case and the manifest, ohem_select/ohem_step at op
+ * version 2 (precision governs the NMS scores; batch_size 0 selects nothing).
+ */
+export const GOLDEN_SCHEMA_VERSION = 2;
 export const DEFAULT_GOLDEN_SEED = 20161604;
 export const DEFAULT_PER_SUITE = 5;
 /** Draws per suite from which the generated cases are chosen. */
@@ -43,6 +48,7 @@ export interface GoldenCase {
   readonly op: string;
   readonly op_version: number;
   readonly protocol: number;
+  readonly protocol_minor: number;
   readonly dialect: string | null;
   readonly title: string;
   readonly spec: string | null;
@@ -69,6 +75,7 @@ export interface ManifestEntry {
 export interface Manifest {
   readonly schema_version: number;
   readonly protocol: number;
+  readonly protocol_minor: number;
   readonly generator: string;
   readonly reference: string;
   readonly seed: number;
@@ -87,7 +94,7 @@ type Decoded = Record<string, number[]>;
 const decodeAll = (outputs: Record<string, unknown>): Decoded => {
   const o: Decoded = {};
   for (const [k, v] of Object.entries(outputs)) {
-    const t = decodeTensor(k, v);
+    const t = decodeAnswer(k, v);
     if (E.isRight(t)) o[k] = Array.from(t.right.data);
   }
   return o;
@@ -141,7 +148,7 @@ const roiTags = (rois: number[], attrs: Record<string, unknown>): string[] => {
 const autoTags = (op: string, req: Req, expected: Decoded): string[] => {
   const tags: string[] = [];
   const a = req.attrs;
-  const defaults = attrDefaults(op, dialectOf(op, a) ?? undefined);
+  const defaults = attrDefaults(op, variantOf(op, a));
   for (const [k, v] of Object.entries(a))
     if (k !== 'dialect' && (typeof v === 'string' || typeof v === 'boolean') && v !== defaults[k]) tags.push(`${k}:${v}`);
   if (Object.values(req.inputs).some((t) => dtypeOf(t) === 'float64') && !['top_k', 'ohem_select'].includes(op)) tags.push('dtype:float64');
@@ -236,6 +243,7 @@ const makeCase = (
     op: request.op,
     op_version: OP_VERSIONS[request.op] ?? 1,
     protocol: PROTOCOL_VERSION,
+    protocol_minor: PROTOCOL_MINOR,
     dialect,
     title: meta.title,
     spec: meta.spec,
@@ -407,6 +415,7 @@ export const generateGolden = async (options: GenerateOptions): Promise<Generate
   const manifest: Manifest = {
     schema_version: GOLDEN_SCHEMA_VERSION,
     protocol: PROTOCOL_VERSION,
+    protocol_minor: PROTOCOL_MINOR,
     generator: 'ohem-ref golden',
     reference: `${SERVER_NAME} ${SERVER_VERSION}`,
     seed,

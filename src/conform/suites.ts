@@ -1,20 +1,15 @@
 /**
- * The conformance suites: one per op of PROTOCOL.md, and one per dialect for the two ops that take
- * a `dialect` attr (ohem_select, ohem_step). Each suite has the fast-check arbitrary of legal
- * protocol requests (src/conform/arbitraries, biased to the cases where ports go wrong) and the
- * per-output tolerances, each with the note that justifies it. `golden` draws its generated cases
- * from these arbitraries; `conform` runs them as differential properties against a port; the
- * differential tests run them against the numpy oracle.
+ * The conformance suites, read from the registry: one per op, and one per value of an op's
+ * variant (`ohem_select/mmdet-ohem`: the dialects of ohem_select and ohem_step). Each suite pairs
+ * its def (the tolerances of its outputs) with the fast-check arbitrary of legal requests that
+ * src/conform/arbitraries declares under the suite's key. `golden` draws its generated cases from
+ * them, `conform` runs them as differential properties against a port, and the differential tests
+ * run them against the numpy oracle.
  */
 import type fc from 'fast-check';
-import type { Tolerance } from './compare.js';
-import * as roi from './arbitraries/roiPool.js';
-import * as nms from './arbitraries/nms.js';
-import * as elementwise from './arbitraries/elementwise.js';
-import * as lin from './arbitraries/linear.js';
-import * as mining from './arbitraries/mining.js';
-import * as step from './arbitraries/ohemStep.js';
-import { DEFAULT_DIALECT } from './defaults.js';
+import type { AnyOpDef, Tolerance } from '../ops/index.js';
+import { REGISTRY } from '../mining/registry.js';
+import { ARBITRARIES } from './arbitraries/index.js';
 
 export interface Req {
   readonly op: string;
@@ -26,55 +21,36 @@ export interface Suite {
   /** `op`, or `op/dialect` for ohem_select and ohem_step (`ohem_select/caffe-ohem` …). */
   readonly key: string;
   readonly op: string;
+  readonly def: AnyOpDef;
   readonly dialect: string | null;
   readonly arbitrary: fc.Arbitrary<Req>;
   readonly tolerances: Readonly<Record<string, Tolerance>>;
 }
 
-type Module = { requests: Record<string, fc.Arbitrary<Req>>; tolerances: Record<string, Record<string, Tolerance>> };
-
-const MODULES = [roi, nms, elementwise, lin, mining, step] as unknown as Module[];
-
-/** PROTOCOL.md's table order (dialect suites in DIALECTS.md's order, the default first). */
-const ORDER = [
-  'roi_pool',
-  'roi_pool_backward',
-  'linear',
-  'linear_backward',
-  'relu',
-  'relu_backward',
-  'dropout',
-  'dropout_backward',
-  'softmax',
-  'softmax_loss',
-  'smooth_l1_loss',
-  'nms',
-  'top_k',
-  'ohem_roi_loss',
-  'ohem_select/caffe-ohem',
-  'ohem_select/mmdet-ohem',
-  'ohem_select/tf-hard-example-miner',
-  'ohem_select/ssd-hard-negative',
-  'ohem_step/caffe-ohem',
-  'ohem_step/mmdet-ohem',
-  'ohem_step/tf-hard-example-miner',
-  'ohem_step/ssd-hard-negative',
-  'sgd_update',
-];
+/** The suite keys of a def: its name, or `name/value` for each value of its first variant. */
+export const suiteKeys = (d: AnyOpDef): readonly { key: string; dialect: string | null }[] => {
+  const v = d.variants?.[0];
+  if (!v) return [{ key: d.name, dialect: null }];
+  return Object.keys(v.cases).map((value) => ({ key: `${d.name}/${value}`, dialect: value }));
+};
 
 const build = (): readonly Suite[] => {
-  const byKey = new Map<string, Suite>();
-  for (const m of MODULES)
-    for (const [name, arbitrary] of Object.entries(m.requests)) {
-      const [op, given] = name.split('/');
-      const dialect = op === 'ohem_select' || op === 'ohem_step' ? (given ?? DEFAULT_DIALECT) : null;
-      const key = dialect ? `${op}/${dialect}` : op;
-      byKey.set(key, { key, op, dialect, arbitrary, tolerances: m.tolerances[name] ?? {} });
+  const suites: Suite[] = [];
+  const missing: string[] = [];
+  for (const def of REGISTRY.defs)
+    for (const { key, dialect } of suiteKeys(def)) {
+      const arbitrary = Object.prototype.hasOwnProperty.call(ARBITRARIES, key) ? ARBITRARIES[key] : undefined;
+      if (!arbitrary) {
+        missing.push(key);
+        continue;
+      }
+      suites.push({ key, op: def.name, def, dialect, arbitrary, tolerances: Object.fromEntries(def.outputs.map((o) => [o.name, o.tolerance])) });
     }
-  const missing = ORDER.filter((k) => !byKey.has(k));
-  const extra = [...byKey.keys()].filter((k) => !ORDER.includes(k));
-  if (missing.length || extra.length) throw new Error(`conform suites out of step with the arbitraries: missing ${missing}, unlisted ${extra}`);
-  return ORDER.map((k) => byKey.get(k)!);
+  // A programming error, found by the first test that imports this module: every op of the
+  // registry must have its generator, and no generator may name an op the registry lacks.
+  const extra = Object.keys(ARBITRARIES).filter((k) => !suites.some((s) => s.key === k));
+  if (missing.length || extra.length) throw new Error(`conform suites out of step with the registry: no arbitrary for ${missing.join(', ') || '—'}; arbitraries without an op: ${extra.join(', ') || '—'}`);
+  return suites;
 };
 
 export const SUITES: readonly Suite[] = build();

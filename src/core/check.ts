@@ -5,6 +5,7 @@
 import * as E from 'fp-ts/lib/Either.js';
 import { shapeError, dtypeError, rangeError, valueError, type Result } from './errors.js';
 import { Tensor, type DType, shapeString } from './tensor.js';
+import { preview } from './limits.js';
 
 /** Dimension spec: a number must match exactly; a string names a dimension bound on first sight. */
 export type DimSpec = number | string;
@@ -80,7 +81,7 @@ export const checkBinary = (input: string, t: Tensor): Result<Tensor> => {
 /** An integer option in [lo, hi]. */
 export const checkInt = (input: string, v: unknown, lo: number, hi = Number.MAX_SAFE_INTEGER): Result<number> => {
   if (typeof v !== 'number' || !Number.isSafeInteger(v))
-    return E.left(valueError(input, `must be an integer, got ${JSON.stringify(v)}`));
+    return E.left(valueError(input, `must be an integer, got ${preview(v)}`));
   if (v < lo || v > hi) return E.left(rangeError(input, `is ${v}, outside [${lo}, ${hi === Number.MAX_SAFE_INTEGER ? '∞' : hi}]`));
   return E.right(v);
 };
@@ -93,7 +94,7 @@ export const checkNumber = (
   hi = Infinity,
   open: { lo?: boolean; hi?: boolean } = {},
 ): Result<number> => {
-  if (typeof v !== 'number' || !Number.isFinite(v)) return E.left(valueError(input, `must be a finite number, got ${JSON.stringify(v)}`));
+  if (typeof v !== 'number' || !Number.isFinite(v)) return E.left(valueError(input, `must be a finite number, got ${preview(v)}`));
   const belowLo = open.lo ? v <= lo : v < lo;
   const aboveHi = open.hi ? v >= hi : v > hi;
   if (belowLo || aboveHi)
@@ -105,11 +106,4 @@ export const checkNumber = (
 export const checkEnum = <T extends string>(input: string, v: unknown, allowed: readonly T[]): Result<T> =>
   typeof v === 'string' && (allowed as readonly string[]).includes(v)
     ? E.right(v as T)
-    : E.left(valueError(input, `is ${JSON.stringify(v)}, expected one of ${allowed.map((a) => JSON.stringify(a)).join(', ')}`));
-
-/** A shape option: an array of `rank` positive integers. */
-export const checkShapeOption = (input: string, v: unknown, rank: number): Result<readonly number[]> => {
-  if (!Array.isArray(v) || v.length !== rank || v.some((d) => typeof d !== 'number' || !Number.isSafeInteger(d) || d <= 0))
-    return E.left(shapeError(input, `must be ${rank} positive integers, got ${JSON.stringify(v)}`));
-  return E.right(v as number[]);
-};
+    : E.left(valueError(input, `is ${preview(v)}, expected one of ${allowed.map((a) => JSON.stringify(a)).join(', ')}`));

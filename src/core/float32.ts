@@ -28,17 +28,3 @@ export const truncToInt = (x: number): number => Math.trunc(x);
 export const mul32 = (a: number, b: number): number => Math.fround(a * b);
 /** float32 quotient a/b. The double quotient of two float32s rounds to the same float32 as C's `float` division. */
 export const div32 = (a: number, b: number): number => Math.fround(a / b);
-/** float32 sum and difference (same double-then-round argument: no double rounding for + − × ÷ of float32s). */
-export const add32 = (a: number, b: number): number => Math.fround(a + b);
-export const sub32 = (a: number, b: number): number => Math.fround(a - b);
-
-/** Units in the last place of a float32 value (spacing at |x|); for tolerance reasoning in tests. */
-export const ulp32 = (x: number): number => {
-  const a = Math.abs(Math.fround(x));
-  if (!Number.isFinite(a)) return NaN;
-  if (a < FLT_MIN) return 2 ** -149;
-  const e = Math.floor(Math.log2(a));
-  // log2 may be off by one near powers of two; correct it.
-  const exp = 2 ** e > a ? e - 1 : 2 ** (e + 1) <= a ? e + 1 : e;
-  return 2 ** (exp - 23);
-};

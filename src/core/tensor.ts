@@ -3,13 +3,18 @@
  *
  * Immutability is by construction: the public constructors copy what they are given, the class
  * exposes no mutator, and `data` is typed read-only. Ops allocate fresh storage for their outputs
- * and hand it over with `adoptTensor` (no copy) — that is the only way storage enters a Tensor
- * uncopied, and it is internal to the project.
+ * and hand it over with `adoptTensor` (no copy) — the only way storage enters a Tensor uncopied.
+ * It is internal to the project: the package's public `core` (src/core/index.ts) does not export
+ * it, so immutability holds at the package boundary too.
+ *
+ * Every shape obeys the limits of limits.ts (rank ≤ 8, ≤ 2³¹ − 1 elements), checked before
+ * anything is allocated.
  */
 import ndarray from 'ndarray';
 import ops from 'ndarray-ops';
 import * as E from 'fp-ts/lib/Either.js';
-import { shapeError, dtypeError, valueError, type Result } from './errors.js';
+import { shapeError, dtypeError, valueError, limitError, type Result } from './errors.js';
+import { MAX_ELEMENTS, MAX_RANK, preview } from './limits.js';
 
 export type DType = 'float32' | 'float64' | 'int32';
 export const DTYPES: readonly DType[] = ['float32', 'float64', 'int32'];
@@ -97,12 +102,23 @@ export const adoptTensor = <D extends DType>(dtype: D, shape: readonly number[],
 
 export const isDType = (x: unknown): x is DType => typeof x === 'string' && (DTYPES as readonly string[]).includes(x);
 
-/** Shape check shared by every constructor: non-negative safe integers. */
+/**
+ * Shape check shared by every constructor and the codec: an array of at most MAX_RANK
+ * non-negative safe integers whose product is at most MAX_ELEMENTS. The rank is checked before
+ * the entries are read, so a shape of a million entries costs nothing.
+ */
 export const validShape = (input: string, shape: unknown): Result<readonly number[]> => {
-  if (!Array.isArray(shape)) return E.left(shapeError(input, `shape must be an array of non-negative integers, got ${JSON.stringify(shape)}`));
-  for (const d of shape)
+  if (!Array.isArray(shape)) return E.left(shapeError(input, `shape must be an array of non-negative integers, got ${preview(shape)}`));
+  if (shape.length > MAX_RANK) return E.left(limitError(input, `has rank ${shape.length}; a tensor has at most ${MAX_RANK} dimensions`));
+  let n = 1;
+  for (let i = 0; i < shape.length; i++) {
+    const d: unknown = shape[i];
     if (typeof d !== 'number' || !Number.isSafeInteger(d) || d < 0)
-      return E.left(shapeError(input, `shape ${JSON.stringify(shape)} has a dimension that is not a non-negative integer`));
+      return E.left(shapeError(input, `shape ${preview(shape)} has dimension ${i} = ${preview(d)}, not a non-negative integer`));
+    if (d > MAX_ELEMENTS) return E.left(limitError(input, `shape ${preview(shape)} has dimension ${i} = ${d}, more than 2^31 − 1`));
+    n *= d;
+  }
+  if (n > MAX_ELEMENTS) return E.left(limitError(input, `shape ${preview(shape)} has ${n} elements, more than 2^31 − 1`));
   return E.right(shape as number[]);
 };
 
@@ -124,7 +140,7 @@ export const tensor = <D extends DType>(
   values: ArrayLike<number>,
   input = 'tensor',
 ): Result<Tensor<D>> => {
-  if (!isDType(dtype)) return E.left(dtypeError(input, `dtype ${JSON.stringify(dtype)} is not one of ${DTYPES.join(', ')}`));
+  if (!isDType(dtype)) return E.left(dtypeError(input, `dtype ${preview(dtype)} is not one of ${DTYPES.join(', ')}`));
   const s = validShape(input, shape);
   if (E.isLeft(s)) return s;
   const n = product(shape);
@@ -146,9 +162,13 @@ export const fromNested = <D extends DType>(dtype: D, nested: unknown, input = '
   const shape: number[] = [];
   let probe: unknown = nested;
   while (Array.isArray(probe)) {
+    // The limits first: a nesting deeper than MAX_RANK is refused before it is walked.
+    if (shape.length === MAX_RANK) return E.left(limitError(input, `is nested deeper than ${MAX_RANK} levels; a tensor has at most ${MAX_RANK} dimensions`));
     shape.push(probe.length);
     probe = probe[0];
   }
+  const s = validShape(input, shape);
+  if (E.isLeft(s)) return s;
   const flat: number[] = [];
   const walk = (x: unknown, dim: number, path: string): Result<void> => {
     if (dim === shape.length) {
@@ -171,15 +191,20 @@ export const fromNested = <D extends DType>(dtype: D, nested: unknown, input = '
 
 /** A tensor from any (possibly strided) ndarray, copied into row-major storage with ndarray-ops. */
 export const fromNdarray = <D extends DType>(dtype: D, nd: ndarray.NdArray, input = 'tensor'): Result<Tensor<D>> => {
-  if (!isDType(dtype)) return E.left(dtypeError(input, `dtype ${JSON.stringify(dtype)} is not one of ${DTYPES.join(', ')}`));
+  if (!isDType(dtype)) return E.left(dtypeError(input, `dtype ${preview(dtype)} is not one of ${DTYPES.join(', ')}`));
   const out = ndarray(allocate(dtype, nd.size), [...nd.shape]);
   ops.assign(out, nd);
   return tensor(dtype, nd.shape, out.data, input);
 };
 
-/** A tensor that owns a copy of the given typed array. */
-export const fromTypedArray = <D extends DType>(dtype: D, shape: readonly number[], data: ArrayLike<number>, input = 'tensor'): Result<Tensor<D>> =>
-  tensor(dtype, shape, data, input);
+/**
+ * The storage of a float tensor as the float32 blob Caffe would hold: a float32 tensor's own
+ * storage (read-only by contract: the caller must not write it), a float64 tensor's values
+ * rounded once to float32 in a fresh array. The one place float64 inputs become float32.
+ * @internal
+ */
+export const float32Data = (t: Tensor): Float32Array =>
+  t.dtype === 'float32' ? (t.data as unknown as Float32Array) : Float32Array.from(t.data);
 
 /** Zeros of a shape (internal convenience; shape must already be valid). */
 export const zeros = <D extends DType>(dtype: D, shape: readonly number[]): Tensor<D> =>

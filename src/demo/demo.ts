@@ -7,7 +7,8 @@
  * same seed gives the same world, the same runs and the same numbers.
  */
 import * as E from 'fp-ts/lib/Either.js';
-import { type Result, checkInt, rangeError, split, unsupported } from '../core/index.js';
+import { type Result, checkEnum, checkInt, rangeError, relabel, split } from '../core/index.js';
+import { createBackend, PROTOCOL_BACKENDS, type Backend, type ProtocolBackend } from '../gpu/index.js';
 import { ohemStep } from '../mining/ohemStep.js';
 import { FEATURE_CHANNELS } from './features.js';
 import { makeProgress, type ProgressSink } from './progress.js';
@@ -17,7 +18,8 @@ import { FAST_RCNN_SAMPLER, sampleRois } from './sampler.js';
 import { initParams, runSampler, SAMPLERS, type RunHistory, type SamplerName, type TrainConfig } from './train.js';
 import { type Entry, makeWorld, WORLD_DEFAULTS, type WorldConfig } from './world.js';
 
-export const BACKENDS = ['reference'] as const;
+/** Every backend of src/gpu, by its protocol name (reference, gpujs-cpu, gpujs-webasm, gpujs-headlessgl, gpujs-webgpu, auto). */
+export const BACKENDS = Object.keys(PROTOCOL_BACKENDS) as ProtocolBackend[];
 
 export interface DemoOptions {
   readonly iters: number;
@@ -59,13 +61,8 @@ export const checkOptions = (o: DemoOptions): Result<DemoOptions> => {
   const sd = checkInt('--seed', o.seed, 0);
   if (E.isLeft(sd)) return sd;
   if (typeof o.out !== 'string' || o.out.length === 0) return E.left(rangeError('--out', 'must be a directory path'));
-  if (!(BACKENDS as readonly string[]).includes(o.backend))
-    return E.left(
-      unsupported(
-        '--backend',
-        `${JSON.stringify(o.backend)} is not available: this build has only ${BACKENDS.map((b) => JSON.stringify(b)).join(', ')} (the gpu.js backends come with a later change)`,
-      ),
-    );
+  const b = checkEnum('--backend', o.backend, BACKENDS);
+  if (E.isLeft(b)) return b;
   return E.right(o);
 };
 
@@ -85,6 +82,9 @@ export const runDemo = (options: DemoOptions, io: DemoIo): Result<{ results: Dem
   const ok = checkOptions(options);
   if (E.isLeft(ok)) return ok;
   const o = ok.right;
+  // The backend runs the heavy kernels of every sampler; one not available here is a Left naming --backend.
+  const backend = createBackend({ mode: PROTOCOL_BACKENDS[o.backend as ProtocolBackend] });
+  if (E.isLeft(backend)) return E.left(relabel(backend.left, '--backend', `${o.backend}: ${backend.left.what}`));
   const tStart = io.now();
   const streams = streamsFromSeed(o.seed);
   if (E.isLeft(streams)) return streams;
@@ -94,8 +94,25 @@ export const runDemo = (options: DemoOptions, io: DemoIo): Result<{ results: Dem
   const w = world.right;
   const tWorld = (io.now() - tStart) / 1000;
   io.stderr.write(`${io.stderr.isTTY ? '\r' : ''}world: ${w.train.length} training + ${w.test.length} held-out scenes, ${w.config.size}×${w.config.size} px, ${w.config.proposals} proposals each (${tWorld.toFixed(1)} s)\n`);
-  const cfg = trainConfig(o);
-  const init = initParams(streams.right.init, FEATURE_CHANNELS * cfg.pooled * cfg.pooled, cfg.hidden);
+  try {
+    return runWith(o, io, w, tStart, tWorld, streams.right, backend.right);
+  } finally {
+    void backend.right.destroy();
+  }
+};
+
+const runWith = (
+  o: DemoOptions,
+  io: DemoIo,
+  w: ReturnType<typeof makeWorld> extends Result<infer A> ? A : never,
+  tStart: number,
+  tWorld: number,
+  rngs: ReturnType<typeof streamsFromSeed> extends Result<infer A> ? A : never,
+  backend: Backend,
+): Result<{ results: DemoResults; files: string[] }> => {
+  if (backend.name !== 'reference') io.stderr.write(`backend: ${backend.name} (${backend.reason})\n`);
+  const cfg = { ...trainConfig(o), kernels: backend };
+  const init = initParams(rngs.init, FEATURE_CHANNELS * cfg.pooled * cfg.pooled, cfg.hidden);
   const runs = {} as Record<SamplerName, RunHistory>;
   const seconds = {} as Record<SamplerName, number>;
   for (const s of SAMPLERS) {
@@ -103,7 +120,7 @@ export const runDemo = (options: DemoOptions, io: DemoIo): Result<{ results: Dem
     const bar = makeProgress(io.stderr, NAMES[s].padEnd(24), o.iters, io.now);
     let smooth = NaN;
     let lastMap = NaN;
-    const r = runSampler(w, s, init, cfg, streams.right, {
+    const r = runSampler(w, s, init, cfg, rngs, {
       onIter: (rec) => {
         const l = rec.lossCls + rec.lossBbox;
         smooth = Number.isNaN(smooth) ? l : 0.95 * smooth + 0.05 * l;
@@ -141,7 +158,7 @@ export const runDemo = (options: DemoOptions, io: DemoIo): Result<{ results: Dem
   const early = runs.ohem.snapshots[Math.min(1, runs.ohem.snapshots.length - 1)];
   const hardEarly = mine(early.params, trainEntry);
   if (E.isLeft(hardEarly)) return hardEarly;
-  const [drawRng, drawRng0] = split(split(streams.right.sampler, 2)[1], 2);
+  const [drawRng, drawRng0] = split(split(rngs.sampler, 2)[1], 2);
   const sampled = sampleRois(stream(drawRng), trainEntry.overlaps, { ...FAST_RCNN_SAMPLER, rois_per_image: cfg.rois_per_image });
   if (E.isLeft(sampled)) return sampled;
   const sampledBg0 = sampleRois(stream(drawRng0), trainEntry.overlaps, { ...FAST_RCNN_SAMPLER, bg_thresh_lo: 0, rois_per_image: cfg.rois_per_image });

@@ -20,9 +20,9 @@
  *              every RoI, beside the loss of the mined batch that training displays.
  */
 import * as E from 'fp-ts/lib/Either.js';
-import { type Result, adoptTensor, checkEnum, checkNumber, rangeError } from '../core/index.js';
-import { nms, softmaxCE, smoothL1 } from '../ops/index.js';
-import { checkHead, headForward, referenceOps, type HeadParams } from '../mining/head.js';
+import { type Result, adoptTensor, checkEnum, checkNumber, rangeError } from '../core/internal.js';
+import { nms, softmaxCE, smoothL1, type Kernels } from '../ops/index.js';
+import { headInference, type HeadParams } from '../mining/ohemStep.js';
 import { type Entry, type World, K, bboxTransformInv, classOf, iou } from './world.js';
 
 export interface Detection {
@@ -126,16 +126,14 @@ export interface EvalResult {
 }
 
 /** Detections and all-RoI losses of `params` on `entries` (the held-out scenes). */
-export const evaluate = (world: World, entries: readonly Entry[], params: HeadParams, cfg: EvalConfig): Result<EvalResult> => {
+export const evaluate = (world: World, entries: readonly Entry[], params: HeadParams, cfg: EvalConfig, kernels?: Kernels): Result<EvalResult> => {
   const poolAttrs = { pooled_h: cfg.pooled_h, pooled_w: cfg.pooled_w, spatial_scale: cfg.spatial_scale };
-  const head = checkHead(params, entries[0].features.shape[1] * cfg.pooled_h * cfg.pooled_w);
-  if (E.isLeft(head)) return head;
   const D = 4 * K;
   const scoreThresh = cfg.score_thresh ?? 0.05, nmsThresh = cfg.nms_thresh ?? 0.3, maxPer = cfg.max_per_image ?? 100;
   const dets: Detection[][] = Array.from({ length: K }, () => []);
   let sumCls = 0, sumBbox = 0, nRois = 0;
   for (const [img, e] of entries.entries()) {
-    const fwd = headForward(referenceOps, e.features, e.batch.rois, poolAttrs, head.right, { ratio: 0, m6: null, m7: null });
+    const fwd = headInference({ features: e.features, rois: e.batch.rois, ...params }, poolAttrs, kernels);
     if (E.isLeft(fwd)) return fwd;
     const R = e.batch.rois.shape[0];
     const ce = softmaxCE({ scores: fwd.right.score, labels: e.batch.labels }, { normalization: 'valid' });

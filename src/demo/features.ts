@@ -20,7 +20,7 @@
  * distractor): the edge channels of the two are nearly the same.
  */
 import * as E from 'fp-ts/lib/Either.js';
-import { type Result, type Tensor, adoptTensor, checkInt, rangeError } from '../core/index.js';
+import { type Result, type Tensor, adoptTensor, checkInt, rangeError } from '../core/internal.js';
 import { linear } from '../ops/linear.js';
 import { roiPool } from '../ops/roiPool.js';
 

@@ -12,10 +12,11 @@
  * images fill their 64), then one `solverStep` update.
  */
 import * as E from 'fp-ts/lib/Either.js';
-import { type Result, type Rng, type Tensor, adoptTensor, rangeError, uint32s } from '../core/index.js';
+import { type Result, type Rng, type Tensor, adoptTensor, rangeError, uint32s } from '../core/internal.js';
 import { fastRcnnStep, ohemStep, type StepBatch, type StepConfig, type StepMasks } from '../mining/ohemStep.js';
 import { initialState, solverStep, type SolverConfig, type TrainState } from '../mining/train.js';
-import type { HeadParams } from '../mining/head.js';
+import type { HeadParams } from '../mining/ohemStep.js';
+import type { Kernels } from '../ops/index.js';
 import { evaluate, type EvalResult } from './evaluate.js';
 import { stream } from './rng.js';
 import { FAST_RCNN_SAMPLER, sampleRois, type SamplerConfig } from './sampler.js';
@@ -41,6 +42,8 @@ export interface TrainConfig {
   readonly solver: SolverConfig;
   /** The standard sampler's settings (default Fast R-CNN's; `rois_per_image` comes from above). */
   readonly sampler?: Partial<SamplerConfig>;
+  /** The kernels of the heavy ops (a backend from src/gpu); the reference's by default. */
+  readonly kernels?: Kernels;
 }
 
 export interface IterRecord {
@@ -166,6 +169,7 @@ export const runSampler = (
     batch_size: cfg.rois_per_image,
     use_nms: true,
     nms_threshold: 0.7,
+    ...(cfg.kernels ? { kernels: cfg.kernels } : {}),
   };
   const order = imageOrder(rngs.order, world.train.length, cfg.iters * iterSize);
   const samplerStream = stream(rngs.sampler);
@@ -175,7 +179,7 @@ export const runSampler = (
   const iters: IterRecord[] = [];
   const snapshots: { iter: number; params: HeadParams }[] = [];
   const doEval = (iter: number, params: HeadParams): Result<EvalResult> => {
-    const r = evaluate(world, world.test, params, evalCfg);
+    const r = evaluate(world, world.test, params, evalCfg, cfg.kernels);
     snapshots.push({ iter, params });
     if (E.isRight(r)) {
       const rec = evalRecord(iter, r.right);

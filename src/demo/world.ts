@@ -18,7 +18,7 @@
  *               class by the mean and std over all training RoIs with targets (n + 1e-14).
  */
 import * as E from 'fp-ts/lib/Either.js';
-import { type Result, type Tensor, adoptTensor, checkInt, split } from '../core/index.js';
+import { type Result, type Tensor, adoptTensor, checkInt, rangeError, split } from '../core/internal.js';
 import type { StepBatch } from '../mining/ohemStep.js';
 import { extractFeatures, channelStats, normaliseFeatures, STRIDE } from './features.js';
 import { stream, type Stream, streamsFromSeed } from './rng.js';
@@ -326,7 +326,7 @@ export const makeWorld = (seed: number, config: Partial<WorldConfig> = {}): Resu
     const c = checkInt(name, v, lo);
     if (E.isLeft(c)) return c;
   }
-  if (cfg.size % STRIDE !== 0) return E.left({ _tag: 'RangeError', input: 'world.size', message: `world.size: is ${cfg.size}, not a multiple of ${STRIDE}` });
+  if (cfg.size % STRIDE !== 0) return E.left(rangeError('world.size', `is ${cfg.size}, not a multiple of ${STRIDE}`));
   const streams = streamsFromSeed(seed);
   if (E.isLeft(streams)) return streams;
   const n = cfg.trainImages + cfg.testImages;

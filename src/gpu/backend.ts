@@ -15,9 +15,8 @@
 import { createRequire } from 'node:module';
 import * as E from 'fp-ts/lib/Either.js';
 import type { GPU } from 'gpu.js';
-import { type Result, adoptTensor, checkEnum, engineError, unsupported, type OhemError } from '../core/index.js';
-import { roiPoolWith, roiPoolBackwardWith } from '../ops/roiPool.js';
-import { referenceOps, type HeavyOps } from '../mining/head.js';
+import { type Result, checkEnum, engineFailure, rangeError, unsupported, type OhemError } from '../core/index.js';
+import { type Kernels, type RoiPoolJob, type LinearJob, referenceKernels } from '../ops/index.js';
 import { createKernelSet, DEFAULT_TILE_LIMIT, KERNEL_CLASS, linearBackward, linearForward, poolBackward, poolForward, type GpuMode, type KernelSet } from './kernels.js';
 
 export const BACKEND_MODES = ['auto', 'reference', 'cpu', 'webasm', 'headlessgl', 'webgpu'] as const;
@@ -37,7 +36,7 @@ export const PROTOCOL_BACKENDS = {
 } as const satisfies Record<string, BackendMode>;
 export type ProtocolBackend = keyof typeof PROTOCOL_BACKENDS;
 
-export interface Backend extends HeavyOps {
+export interface Backend extends Kernels {
   /** `reference` or `gpujs-<mode>`: what actually runs. */
   readonly name: BackendName;
   readonly mode: RunningMode;
@@ -110,7 +109,7 @@ const headlessWhy = (): string => {
 
 const WEBGPU_WHY =
   "gpu.js's webgpu kernels return Promises and the head's heavy ops are synchronous; besides, webgpu needs navigator.gpu from the " +
-  'webgpu package ≥ 0.6.2 (gpu.js 2.24.1 pins 0.2.9, which needs glibc 2.38) and a Vulkan driver newer than Debian 12 has (../shared/GPUJS.md)';
+  'webgpu package ≥ 0.6.2 (gpu.js 2.24.1 pins 0.2.9, which needs glibc 2.38) and a Vulkan driver newer than Debian 12 has (docs/semantics.md, gpu.js backends)';
 
 // --------------------------------------------------------------------------- the gpu.js backend
 
@@ -129,38 +128,29 @@ const gpuBackend = (mod: GpuModule, mode: GpuMode, requested: BackendMode, limit
     return E.left(gone(mode, mode === 'headlessgl' ? headlessWhy() : firstLine(e)));
   }
   let ks: KernelSet | null = createKernelSet(gpu, mode, limit);
-  const live = (): KernelSet => {
-    if (ks === null) throw engineError(`backend: gpujs-${mode} was destroyed`);
-    return ks;
+  /**
+   * Runs a device call as a kernel of the contract: a destroyed backend, a kernel that fell back
+   * to another mode or failed on the device, a shape past a tile limit — every exception of
+   * gpu.js or of the drivers — is the kernel's Left, tagged EngineError and naming `backend`.
+   */
+  const guard = <A>(f: (k: KernelSet) => A): Result<A> => {
+    if (ks === null) return E.left(engineFailure('backend', `gpujs-${mode} was destroyed`));
+    try {
+      return E.right(f(ks));
+    } catch (e) {
+      return E.left(engineFailure('backend', firstLine(e)));
+    }
   };
-  const roiPool = roiPoolWith((job) => {
-    poolForward(live(), {
-      features: job.features.data as unknown as Float32Array,
-      shape: job.features.shape,
-      rois: job.rois,
-      numRois: job.numRois,
-      pooledH: job.pooledH,
-      pooledW: job.pooledW,
-      scale32: job.scale32,
-      top: job.top,
-      argmax: job.argmax,
-    });
-    return E.right(undefined);
-  });
-  const roiPoolBackward = roiPoolBackwardWith((job) => {
-    poolBackward(live(), { ...job, shape: job.featuresShape });
-    return E.right(undefined);
-  });
   const backend: Backend = {
     name: `gpujs-${mode}`,
     mode,
     requested,
     reason,
     device: deviceOf(mode),
-    linear: (x, w, b, R, K, M) => linearForward(live(), x, w, b, R, K, M),
-    linearBackward: (x, w, dy, R, K, M) => linearBackward(live(), x, w, dy, R, K, M),
-    roiPool,
-    roiPoolBackward,
+    linear: (j) => guard((k) => linearForward(k, j.x, j.w, j.b, j.R, j.K, j.M)),
+    linearBackward: (j) => guard((k) => linearBackward(k, j.x, j.w, j.dy, j.R, j.K, j.M)),
+    roiPool: (j) => guard((k) => poolForward(k, j)),
+    roiPoolBackward: (j) => guard((k) => poolBackward(k, j)),
     kernelsRan: () => Object.fromEntries(ks?.ran ?? lastRan),
     kernelCalls: () => Object.fromEntries(ks?.calls ?? lastCalls),
     destroy: () => {
@@ -182,7 +172,7 @@ const gpuBackend = (mod: GpuModule, mode: GpuMode, requested: BackendMode, limit
 const referenceBackend = (requested: BackendMode, reason: string, probe?: readonly ProbeResult[]): Backend =>
   Object.freeze({
     ...(probe ? { probe } : {}),
-    ...referenceOps,
+    ...referenceKernels,
     name: 'reference' as const,
     mode: 'reference' as const,
     requested,
@@ -204,7 +194,7 @@ export const createBackend = (options: BackendOptions): Result<Backend> => {
   if (E.isLeft(mode)) return mode;
   const limit = options?.tileLimit ?? DEFAULT_TILE_LIMIT;
   if (!Number.isInteger(limit) || limit < 64 || limit > DEFAULT_TILE_LIMIT)
-    return E.left(unsupported('tileLimit', `must be an integer in [64, 2^23], got ${limit}: past 2^23 elements, index arithmetic can pass 2^24 and lose exactness`));
+    return E.left(rangeError('tileLimit', `must be an integer in [64, 2^23], got ${limit}: past 2^23 elements, index arithmetic can pass 2^24 and lose exactness`));
   switch (mode.right) {
     case 'reference':
       return E.right(referenceBackend('reference', 'asked for'));
@@ -239,7 +229,9 @@ export interface ProbeResult {
 const auto = (options: BackendOptions, limit: number): Result<Backend> => {
   const probe = options.probe ?? { R: 64, K: 1024, M: 1024 };
   const job = probeJob(probe.R, probe.K, probe.M);
-  const results: ProbeResult[] = [{ name: 'reference', ms: time(referenceBackend('auto', ''), job) }];
+  const refTime = time(referenceKernels, job);
+  if (E.isLeft(refTime)) return refTime;
+  const results: ProbeResult[] = [{ name: 'reference', ms: refTime.right }];
   const loaded = load();
   let best: { backend: Backend; ms: number } | null = null;
   for (const m of ['headlessgl', 'webasm', 'cpu'] as const) {
@@ -252,14 +244,13 @@ const auto = (options: BackendOptions, limit: number): Result<Backend> => {
       results.push({ name: `gpujs-${m}`, why: b.left.message.replace(/^backend: /, '') });
       continue;
     }
-    let ms: number;
-    try {
-      ms = time(b.right, job);
-    } catch (e) {
-      results.push({ name: `gpujs-${m}`, why: `its probe failed: ${firstLine(e)}` });
+    const t = time(b.right, job);
+    if (E.isLeft(t)) {
+      results.push({ name: `gpujs-${m}`, why: `its probe failed: ${t.left.what}` });
       void b.right.destroy();
       continue;
     }
+    const ms = t.right;
     results.push({ name: `gpujs-${m}`, ms });
     if (best === null || ms < best.ms) {
       if (best) void best.backend.destroy();
@@ -281,13 +272,8 @@ const auto = (options: BackendOptions, limit: number): Result<Backend> => {
 };
 
 interface ProbeJob {
-  readonly x: Float32Array;
-  readonly w: Float32Array;
-  readonly b: Float32Array;
-  readonly R: number;
-  readonly K: number;
-  readonly M: number;
-  readonly pool: Parameters<HeavyOps['roiPool']>[0];
+  readonly linear: LinearJob;
+  readonly pool: RoiPoolJob;
 }
 
 const probeJob = (R: number, K: number, M: number): ProbeJob => {
@@ -297,31 +283,27 @@ const probeJob = (R: number, K: number, M: number): ProbeJob => {
   const rois = new Float32Array(64 * 5);
   for (let r = 0; r < 64; r++) rois.set([0, (r * 37) % 400, (r * 53) % 300, 400 + ((r * 29) % 380), 300 + ((r * 31) % 300)], r * 5);
   return {
-    x: fill(R * K, 0.1),
-    w: fill(M * K, 0.2),
-    b: fill(M, 0.3),
-    R,
-    K,
-    M,
-    pool: { features: adoptTensor('float32', [N, C, H, W], fill(N * C * H * W, 0.4)), rois: adoptTensor('float32', [64, 5], rois) },
+    linear: { x: fill(R * K, 0.1), w: fill(M * K, 0.2), b: fill(M, 0.3), R, K, M },
+    pool: { features: fill(N * C * H * W, 0.4), N, C, H, W, rois, R: 64, pooledH: 7, pooledW: 7, scale32: Math.fround(1 / 16) },
   };
 };
 
-/** Best of two timed runs after a warm-up (compiles, JIT), in ms. Throws if a run fails. */
-const time = (b: HeavyOps, j: ProbeJob): number => {
-  const once = () => {
-    b.linear(j.x, j.w, j.b, j.R, j.K, j.M);
-    const p = b.roiPool(j.pool, { pooled_h: 7, pooled_w: 7, spatial_scale: 1 / 16 });
-    if (E.isLeft(p)) throw new Error(p.left.message);
+/** Best of two timed runs after a warm-up (compiles, JIT), in ms; the Left of a failing run. */
+const time = (b: Kernels, j: ProbeJob): Result<number> => {
+  const once = (): Result<unknown> => {
+    const y = b.linear(j.linear);
+    return E.isLeft(y) ? y : b.roiPool(j.pool);
   };
-  once();
+  const warm = once();
+  if (E.isLeft(warm)) return warm;
   let best = Infinity;
   for (let i = 0; i < 2; i++) {
     const t0 = performance.now();
-    once();
+    const r = once();
+    if (E.isLeft(r)) return r;
     best = Math.min(best, performance.now() - t0);
   }
-  return best;
+  return E.right(best);
 };
 
 /** The kernel class each gpu.js mode must report (for tests and reports). */

@@ -15,4 +15,4 @@ export {
   type ProtocolBackend,
   type RunningMode,
 } from './backend.js';
-export { DEFAULT_TILE_LIMIT, KERNEL_NAMES, type GpuMode, type KernelName } from './kernels.js';
+export { DEFAULT_TILE_LIMIT, GPU_KERNEL_NAMES, type GpuMode, type GpuKernelName } from './kernels.js';

@@ -4,7 +4,7 @@
  * (dx, dW, db) — and the host-side drivers that tile the work so that every flat index a kernel
  * computes stays an exact float32 integer.
  *
- * Why the kernels look the way they do (../../shared/GPUJS.md has the measurements):
+ * Why the kernels look the way they do (docs/semantics.md, "gpu.js backends", has the measurements):
  *
  *  - **Indices.** webasm, headlessgl and webgpu do index arithmetic in float32: a flat index past
  *    2^24 is inexact (measured here: reading a[2^24 + 1] returns a[2^24]). Every kernel call gets
@@ -36,8 +36,17 @@
  *    wasm, float64 in cpu mode); they match the reference within a float32-accumulation bound.
  */
 import type { GPU, IKernelRunShortcut } from 'gpu.js';
-import { binBounds, gatherWindows, roiGeometry, type RoiPoolJob } from '../ops/roiPool.js';
-import { engineError } from '../core/index.js';
+import { binBounds, gatherWindows, roiGeometry, type RoiPoolJob, type RoiPoolKernelOutputs, type RoiPoolBackwardJob } from '../ops/index.js';
+
+/**
+ * A failure of a gpu.js kernel (a fallback to another mode, a limit, a device error). It is thrown
+ * inside src/gpu only: backend.ts turns it into the kernel's Left (tagged EngineError) at the
+ * kernel contract, so nothing throws out of the backend.
+ */
+export class GpuFailure extends Error {
+  override readonly name = 'GpuFailure';
+}
+const engineError = (message: string): GpuFailure => new GpuFailure(message);
 
 /** The gpu.js modes a synchronous backend can run in, with the kernel class each must report. */
 export const KERNEL_CLASS = { cpu: 'CPUKernel', webasm: 'WebAssemblyKernel', headlessgl: 'HeadlessGLKernel' } as const;
@@ -198,9 +207,9 @@ const LIN_DB = `function linDb(dy, R, Mt) {
   return s;
 }`;
 
-export const KERNEL_NAMES = ['poolArgmax', 'poolValue', 'poolGather', 'linFwd', 'linDx', 'linDw', 'linDb'] as const;
-export type KernelName = (typeof KERNEL_NAMES)[number];
-const SOURCES: Record<KernelName, string> = {
+export const GPU_KERNEL_NAMES = ['poolArgmax', 'poolValue', 'poolGather', 'linFwd', 'linDx', 'linDw', 'linDb'] as const;
+export type GpuKernelName = (typeof GPU_KERNEL_NAMES)[number];
+const SOURCES: Record<GpuKernelName, string> = {
   poolArgmax: POOL_ARGMAX,
   poolValue: POOL_VALUE,
   poolGather: POOL_GATHER,
@@ -220,11 +229,11 @@ type Nested = Float32Array | Nested[] | number[];
 export interface KernelSet {
   readonly mode: GpuMode;
   readonly limit: number;
-  run(name: KernelName, output: readonly number[], args: readonly unknown[]): Float32Array;
+  run(name: GpuKernelName, output: readonly number[], args: readonly unknown[]): Float32Array;
   /** Kernel class that ran, per kernel that has run at least once. */
-  readonly ran: ReadonlyMap<KernelName, string>;
+  readonly ran: ReadonlyMap<GpuKernelName, string>;
   /** Every call so far, per kernel (tiles counted one by one). */
-  readonly calls: ReadonlyMap<KernelName, number>;
+  readonly calls: ReadonlyMap<GpuKernelName, number>;
 }
 
 export const createKernelSet = (gpu: GPU, mode: GpuMode, limit: number): KernelSet => {
@@ -239,11 +248,11 @@ export const createKernelSet = (gpu: GPU, mode: GpuMode, limit: number): KernelS
     // Four floats per RGBA texel on GL: a quarter of the texture memory and read-back.
     optimizeFloatMemory: mode === 'headlessgl',
   };
-  const kernels = new Map<KernelName, IKernelRunShortcut>();
-  const ran = new Map<KernelName, string>();
-  const calls = new Map<KernelName, number>();
+  const kernels = new Map<GpuKernelName, IKernelRunShortcut>();
+  const ran = new Map<GpuKernelName, string>();
+  const calls = new Map<GpuKernelName, number>();
   const want = KERNEL_CLASS[mode];
-  const get = (name: KernelName): IKernelRunShortcut => {
+  const get = (name: GpuKernelName): IKernelRunShortcut => {
     let k = kernels.get(name);
     if (!k) {
       k = gpu.createKernel(SOURCES[name] as never, settings);
@@ -258,22 +267,22 @@ export const createKernelSet = (gpu: GPU, mode: GpuMode, limit: number): KernelS
     calls,
     run(name, output, args) {
       for (const a of args)
-        if (a instanceof Float32Array && a.length > limit) throw engineError(`backend: ${name} was handed ${a.length} elements, past the tile limit ${limit} (a driver bug)`);
+        if (a instanceof Float32Array && a.length > limit) throw engineError(`${name} was handed ${a.length} elements, past the tile limit ${limit} (a driver bug)`);
       const n = output.reduce((p, q) => p * q, 1);
-      if (n > limit) throw engineError(`backend: ${name} output of ${n} cells, past the tile limit ${limit} (a driver bug)`);
+      if (n > limit) throw engineError(`${name} output of ${n} cells, past the tile limit ${limit} (a driver bug)`);
       const k = get(name);
       k.setOutput([...output]);
       let out: Nested;
       try {
         out = (k as unknown as (...a: unknown[]) => Nested)(...args);
       } catch (e) {
-        throw engineError(`backend: gpu.js ${mode} kernel ${name} failed: ${(e as Error)?.message ?? String(e)}`);
+        throw engineError(`gpu.js ${mode} kernel ${name} failed: ${(e as Error)?.message ?? String(e)}`);
       }
       const cls = (k as unknown as { kernel?: { constructor: { name: string } } }).kernel?.constructor.name ?? 'unknown';
       ran.set(name, cls);
       calls.set(name, (calls.get(name) ?? 0) + 1);
       if (cls !== want)
-        throw engineError(`backend: gpu.js ran kernel ${name} on ${cls}, not ${want}: it fell back from ${mode} (${(k as unknown as { fallbackReason?: string }).fallbackReason ?? 'no reason given'})`);
+        throw engineError(`gpu.js ran kernel ${name} on ${cls}, not ${want}: it fell back from ${mode} (${(k as unknown as { fallbackReason?: string }).fallbackReason ?? 'no reason given'})`);
       return flatten(out, n);
     },
   };
@@ -292,7 +301,7 @@ const flatten = (out: Nested, n: number): Float32Array => {
     } else for (const b of a as Nested[]) walk(b);
   };
   walk(out);
-  if (o !== n) throw engineError(`backend: a kernel returned ${o} values where ${n} were expected`);
+  if (o !== n) throw engineError(`a kernel returned ${o} values where ${n} were expected`);
   return flat;
 };
 
@@ -313,7 +322,7 @@ const asF32 = (a: ArrayLike<number>, n: number): Float32Array =>
   a instanceof Float32Array && a.length === n ? a : Float32Array.from({ length: n }, (_, i) => a[i]);
 
 const tooBig = (what: string, n: number, limit: number) =>
-  engineError(`backend: ${what} is ${n} elements, more than one gpu.js kernel argument may hold exactly (${limit}); the reference ops have no such limit`);
+  engineError(`${what} is ${n} elements, more than one gpu.js kernel argument may hold exactly (${limit}); the reference ops have no such limit`);
 
 /** Largest tile extent t ≤ total with t·per ≤ limit (at least 1; callers check per ≤ limit). */
 const span = (total: number, per: number, limit: number): number => Math.max(1, Math.min(total, Math.floor(limit / Math.max(per, 1))));
@@ -439,20 +448,15 @@ const channelSlab = (a: ArrayLike<number>, N: number, C: number, P: number, c0: 
   return out;
 };
 
-/** The reference kernel's job (src/ops/roiPool.ts), with the features as plain storage and shape. */
-export type PoolForwardArgs = Omit<RoiPoolJob, 'features'> & {
-  readonly features: Float32Array;
-  readonly shape: readonly number[]; // [N, C, H, W]
-};
-
 /**
  * RoI pooling forward on the device, tiled over channels and RoIs. Bin bounds come from the
  * reference's own float32 code; the device finds each bin's first maximum and copies it out.
  */
-export const poolForward = (ks: KernelSet, a: PoolForwardArgs): void => {
+export const poolForward = (ks: KernelSet, a: RoiPoolJob): RoiPoolKernelOutputs => {
   const L = ks.limit;
-  const [N, C, H, W] = a.shape;
-  const { pooledH: PH, pooledW: PW, numRois: R } = a;
+  const { N, C, H, W, pooledH: PH, pooledW: PW, R } = a;
+  const top = new Float32Array(R * C * PH * PW);
+  const argmax = new Int32Array(top.length);
   const plane = H * W;
   const bins = PH * PW;
   const nb = 1 + 2 * PH + 2 * PW;
@@ -494,27 +498,15 @@ export const poolForward = (ks: KernelSet, a: PoolForwardArgs): void => {
           const dst = (r * C + c0 + c) * bins;
           for (let i = 0; i < bins; i++) {
             const code = am[src + i];
-            a.argmax[dst + i] = code === -2 ? -1 : code;
-            a.top[dst + i] = val[src + i];
+            argmax[dst + i] = code === -2 ? -1 : code;
+            top[dst + i] = val[src + i];
           }
         }
     }
   }
+  return { top, argmax };
 };
 const ONE_ZERO = new Float32Array(1);
-
-export interface PoolBackwardArgs {
-  readonly rois: ArrayLike<number>;
-  readonly argmax: ArrayLike<number>;
-  readonly topGrad: ArrayLike<number>;
-  readonly numRois: number;
-  readonly shape: readonly number[]; // [N, C, H, W]
-  readonly pooledH: number;
-  readonly pooledW: number;
-  readonly scale32: number;
-  readonly mode: 'caffe' | 'scatter';
-  readonly grad: Float32Array;
-}
 
 /**
  * RoI pooling backward as a gather on the device. `caffe`: the windows are Caffe's (inclusive,
@@ -524,10 +516,10 @@ export interface PoolBackwardArgs {
  * it, else it looks at every bin of every RoI of its image. Either way each cell receives its
  * terms in (RoI, ph, pw) order, as the reference adds them.
  */
-export const poolBackward = (ks: KernelSet, a: PoolBackwardArgs): void => {
+export const poolBackward = (ks: KernelSet, a: RoiPoolBackwardJob): Float32Array => {
   const L = ks.limit;
-  const [N, C, H, W] = a.shape;
-  const { pooledH: PH, pooledW: PW, numRois: R } = a;
+  const { N, C, H, W, pooledH: PH, pooledW: PW, R } = a;
+  const grad = new Float32Array(N * C * H * W);
   const plane = H * W;
   const bins = PH * PW;
   if (N * plane > L) throw tooBig('one channel of every image (N·H·W)', N * plane, L);
@@ -597,8 +589,9 @@ export const poolBackward = (ks: KernelSet, a: PoolBackwardArgs): void => {
         W,
       ]);
     }
-    for (let n = 0; n < N; n++) a.grad.set(g.subarray(n * ct * plane, (n + 1) * ct * plane), (n * C + c0) * plane);
+    for (let n = 0; n < N; n++) grad.set(g.subarray(n * ct * plane, (n + 1) * ct * plane), (n * C + c0) * plane);
   }
+  return grad;
 };
 
 /** For each cell x < size, the bins [first, last + 1) whose [start, end) window holds x (contiguous: bounds never decrease). */

@@ -8,23 +8,21 @@
  *   loss_i = cls_i + bbox_i   element-wise in double (pitfall 1: never list concatenation)
  */
 import * as E from 'fp-ts/lib/Either.js';
-import {
-  type Result,
-  type Tensor,
-  DBL_EPSILON,
-  adoptTensor,
-  checkFinite,
-  checkIntegerValues,
-  checkNumber,
-  checkTensor,
-  valueError,
-} from '../core/index.js';
+import { type Result, type Tensor, DBL_EPSILON, adoptTensor, checkFinite, checkIntegerValues, valueError } from '../core/internal.js';
+import { type AttrDef, type InputDef, type OpDef, type Tolerance, labelsInput, opFn, referenceKernels } from '../ops/index.js';
 
 export interface RoiLossAttrs {
   /** The clamp of the mining loss: `np.finfo(float).eps` = 2^-52 in the original (SPEC §1.2). */
   readonly eps: number;
 }
-export const ROI_LOSS_DEFAULTS: RoiLossAttrs = Object.freeze({ eps: DBL_EPSILON });
+
+/** The clamp of the mining loss, shared with ohem_step. */
+export const EPS_ATTR: AttrDef = {
+  name: 'eps',
+  domain: { kind: 'number', min: 0, minOpen: true },
+  default: DBL_EPSILON,
+  doc: 'the clamp of the mining loss: np.finfo(float).eps = 2^-52 (SPEC §1.2), not FLT_MIN',
+};
 
 export interface RoiLossInputs {
   readonly cls_prob: Tensor;
@@ -41,11 +39,7 @@ export interface RoiLossOutputs {
   readonly bbox_loss: Tensor<'float64'>;
 }
 
-const F = ['float32', 'float64'] as const;
 const BBOX = ['bbox_pred', 'bbox_targets', 'bbox_inside_weights', 'bbox_outside_weights'] as const;
-
-/** Float32 views of possibly-float64 inputs (a Caffe blob holds floats). */
-const f32 = (t: Tensor): ArrayLike<number> => (t.dtype === 'float32' ? t.data : Float32Array.from(t.data));
 
 /**
  * The kernel, on validated float32 data: fills cls and bbox (length R), returns nothing.
@@ -88,48 +82,87 @@ export const roiLossKernel = (
   return { cls, bbox: bb, loss };
 };
 
-/** `ohem_roi_loss`: the hardness of every RoI (SPEC §1). */
-export const roiLoss = (inputs: RoiLossInputs, attrs: Partial<RoiLossAttrs> = {}): Result<RoiLossOutputs> => {
-  const env = new Map<string, number>();
-  const ins = (inputs ?? {}) as Partial<RoiLossInputs>;
-  const prob = checkTensor('cls_prob', ins.cls_prob, ['R', 'K'], F, env);
-  if (E.isLeft(prob)) return prob;
-  const labels = checkTensor('labels', ins.labels, ['R'], [...F, 'int32'], env);
-  if (E.isLeft(labels)) return labels;
-  const K = env.get('K')!;
-  const R = env.get('R')!;
-  if (K < 1) return E.left(valueError('cls_prob', 'has no class column (K = 0)'));
-  const probOk = checkFinite('cls_prob', prob.right);
-  if (E.isLeft(probOk)) return probOk;
-  const lab = checkIntegerValues('labels', labels.right, 0, K, 'class id');
-  if (E.isLeft(lab)) return lab;
-  const eps = checkNumber('attrs.eps', attrs.eps ?? ROI_LOSS_DEFAULTS.eps, 0, Infinity, { lo: true });
-  if (E.isLeft(eps)) return eps;
-  const present = BBOX.filter((n) => ins[n] !== undefined);
-  if (present.length !== 0 && present.length !== 4) {
-    const missing = BBOX.find((n) => ins[n] === undefined)!;
-    return E.left(valueError(missing, `is missing: give all four of ${BBOX.join(', ')} or none`));
-  }
-  let bbox: Parameters<typeof roiLossKernel>[5] = null;
-  if (present.length === 4) {
-    const ts: Record<string, Tensor> = {};
-    for (const n of BBOX) {
-      const c = checkTensor(n, ins[n], ['R', 'D'], F, env);
-      if (E.isLeft(c)) return c;
-      const fin = checkFinite(n, c.right);
-      if (E.isLeft(fin)) return fin;
-      ts[n] = c.right;
+const bboxInput = (name: string, doc: string): InputDef => ({
+  name,
+  dtypes: ['float32', 'float64'],
+  read: 'float32',
+  shape: ['R', 'D'],
+  presence: 'optional',
+  doc: `${doc} [R, D], finite; all four bbox inputs or none`,
+});
+
+/**
+ * The float64 outputs of ohem_roi_loss.
+ * - cls_loss: −fl32(ln p) is a float32 log (SPEC §1.2). Both the reference and the oracle emulate
+ *   it as the double log rounded to float32 (fround(Math.log(p)) / fl32(math.log(p))), and agree
+ *   bit for bit where the two double logs agree (1000 of 1000 generated requests here). But V8's
+ *   Math.log and the platform libm's log may differ by a double ulp, which after rounding to
+ *   float32 can move the result by 1 float32 ulp; and a port (or an oracle) that uses NumPy's own
+ *   float32 `log` ufunc gets a SIMD approximation documented up to 3.83 ULP (AVX512F; e.g. at
+ *   p = 2⁻⁵² NumPy 2.4.6 gives 36.043655, one ulp above the correctly rounded 36.0436516), while
+ *   the original's 2016 libm `logf` is ≤ 1 ulp (SPEC pitfall 3 allows 1 ulp). One float32 ulp of a
+ *   normal value v is ≤ 2⁻²³·|v|, so 4 ulps ≤ 2⁻²¹·|b|: atol 0, rtol 2⁻²¹. The clamped branch
+ *   (p < ε) is the double −ln ε on both sides and p = 1 gives 0 on both sides (log 1 = 0 exactly).
+ * - bbox_loss: every term w_out·s(x) is one double rounding of an exact product (x is float32, so
+ *   0.5·x² and |x| − 0.5 are exact in double), identical on both sides; only the summation order
+ *   may differ (docs say left to right; a pairwise np.sum differs by at most (n−1)·2⁻⁵³·Σ|terms|).
+ *   The generated outside weights are ≥ 0 and s ≥ 0, so Σ|terms| = |bbox|, and n ≤ 4K = 84:
+ *   rtol 2⁻⁴⁵ > 83·2⁻⁵³.
+ * - loss = cls + bbox (one more double rounding, 2⁻⁵³): cls ≥ 0 and bbox ≥ 0 here, so both parts'
+ *   errors are relative to the sum as well: rtol 2⁻²¹ + 2⁻⁴⁴.
+ */
+const CLS_TOL: Tolerance = { atol: 0, rtol: 2 ** -21, note: 'float32 log: ≤ 4 float32 ulps (NumPy SIMD float32 log ≤ 3.83 ULP; fround(Math.log) ≤ 0.5 ulp); clamped values exact' };
+const BBOX_TOL: Tolerance = { atol: 0, rtol: 2 ** -45, note: 'identical double terms; only the summation order of ≤ 84 non-negative terms may differ: (n−1)·2⁻⁵³ < 2⁻⁴⁵' };
+const LOSS_TOL: Tolerance = { atol: 0, rtol: 2 ** -21 + 2 ** -44, note: 'cls (≤ 4 float32 ulps) + bbox (summation order) + one double rounding; both parts ≥ 0, so relative to the sum' };
+
+export const roiLossDef: OpDef<RoiLossAttrs, RoiLossOutputs> = {
+  name: 'ohem_roi_loss',
+  version: 1,
+  summary: 'the hardness of every RoI: the mining layer\'s cls + bbox loss with ε = 2^-52',
+  doc: 'docs/mining.md#hardness',
+  inputs: [
+    { name: 'cls_prob', dtypes: ['float32', 'float64'], read: 'float32', shape: ['R', 'K'], doc: 'the read-only softmax [R, K], finite, K ≥ 1' },
+    labelsInput('class ids [R], integers in [0, K)'),
+    bboxInput('bbox_pred', 'the read-only regression'),
+    bboxInput('bbox_targets', 'the regression targets'),
+    bboxInput('bbox_inside_weights', 'the inside weights'),
+    bboxInput('bbox_outside_weights', 'the outside weights'),
+  ],
+  attrs: [EPS_ATTR],
+  outputs: [
+    { name: 'loss', dtype: 'float64', shape: ['R'], tolerance: LOSS_TOL, doc: 'cls_loss + bbox_loss, element-wise in double' },
+    { name: 'cls_loss', dtype: 'float64', shape: ['R'], tolerance: CLS_TOL, addition: true, doc: '−fl32(ln p) or −ln ε' },
+    { name: 'bbox_loss', dtype: 'float64', shape: ['R'], tolerance: BBOX_TOL, addition: true, doc: 'the unnormalised smooth-L1 (σ = 1) of foreground RoIs; 0 without the bbox inputs' },
+  ],
+  kernels: [],
+  check: (v) => {
+    if (v.dims.K < 1) return E.left(valueError('cls_prob', 'has no class column (K = 0)'));
+    const fin = checkFinite('cls_prob', v.inputs.cls_prob);
+    if (E.isLeft(fin)) return fin;
+    const lab = checkIntegerValues('labels', v.inputs.labels, 0, v.dims.K, 'class id');
+    if (E.isLeft(lab)) return lab;
+    const present = BBOX.filter((n) => v.inputs[n] !== undefined);
+    if (present.length !== 0 && present.length !== 4) {
+      const missing = BBOX.find((n) => v.inputs[n] === undefined)!;
+      return E.left(valueError(missing, `is missing: give all four of ${BBOX.join(', ')} or none`));
     }
-    bbox = {
-      pred: f32(ts.bbox_pred),
-      tgt: f32(ts.bbox_targets),
-      win: f32(ts.bbox_inside_weights),
-      wout: f32(ts.bbox_outside_weights),
-      D: env.get('D')!,
-    };
-  }
-  const k = roiLossKernel(f32(prob.right), labels.right.data, R, K, eps.right, bbox);
-  const out = (a: Float64Array) => adoptTensor('float64', [R], a);
-  return E.right({ loss: out(k.loss), cls_loss: out(k.cls), bbox_loss: out(k.bbox) });
+    for (const n of present) {
+      const f = checkFinite(n, v.inputs[n]);
+      if (E.isLeft(f)) return f;
+    }
+    return E.right(undefined);
+  },
+  run: (v) => {
+    const { R, K } = v.dims;
+    const d32 = (n: string) => v.inputs[n].data as unknown as Float32Array;
+    const bbox = v.inputs.bbox_pred
+      ? { pred: d32('bbox_pred'), tgt: d32('bbox_targets'), win: d32('bbox_inside_weights'), wout: d32('bbox_outside_weights'), D: v.dims.D }
+      : null;
+    const k = roiLossKernel(d32('cls_prob'), v.inputs.labels.data, R, K, v.attrs.eps, bbox);
+    const out = (a: Float64Array) => adoptTensor('float64', [R], a);
+    return E.right({ loss: out(k.loss), cls_loss: out(k.cls), bbox_loss: out(k.bbox) });
+  },
 };
 
+/** `ohem_roi_loss`: the hardness of every RoI (SPEC §1). */
+export const roiLoss = opFn<RoiLossInputs, RoiLossAttrs, RoiLossOutputs>(roiLossDef, () => referenceKernels);

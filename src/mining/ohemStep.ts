@@ -2,62 +2,94 @@
  * One OHEM iteration for one forward batch, pure (SPEC §1–§8, docs/mining.md §4):
  *
  *   ohemStep(config)(params, batch, masks) : Either<OhemError, StepResult>
- *     validate                       → Left on bad input, before any work
- *     read-only forward, in chunks   → cls_prob, bbox_pred of every RoI; no activations kept
- *     roiLoss                        → hardness per RoI (SPEC §1)
- *     select                         → NMS per (image, label), then top-B (SPEC §2) — or a dialect
- *     forward of the hard RoIs       → activations of B RoIs only, train masks (rows by RoI)
- *     softmaxCE + smoothL1           → loss_cls (valid normalisation), loss_bbox (÷ B)
- *     backward                       → gradients of every parameter and of the features
+ *     validateStep                   → Left on bad input, before any work (the def's rules, once)
+ *     runStep:
+ *       read-only forward, in chunks → cls_prob, bbox_pred of every RoI; no activations kept
+ *       roiLoss                      → hardness per RoI (SPEC §1)
+ *       select                       → NMS per (image, label), then top-B (SPEC §2) — or a dialect
+ *       forward of the hard RoIs     → activations of B RoIs only, train masks (rows by RoI)
+ *       softmaxCE + smoothL1         → loss_cls (valid normalisation), loss_bbox (÷ B)
+ *       backward                     → gradients of every parameter and of the features
  *
  * The read-only pass holds O(chunk) activations whatever R is, and contributes nothing to any
- * gradient (SPEC §8.5). Nothing is updated: the caller applies `sgdUpdate`.
+ * gradient (SPEC §8.5). Nothing is updated: the caller applies `sgdUpdate`. `runStep` works on
+ * raw arrays and the kernels: no re-validation and no Tensor round trips inside.
  */
 import * as E from 'fp-ts/lib/Either.js';
 import {
   type Result,
-  type Tensor,
+  Tensor,
+  DEFAULT_LIMITS,
   adoptTensor,
   checkBinary,
-  checkEnum,
   checkFinite,
   checkInt,
   checkIntegerValues,
-  checkNumber,
-  checkTensor,
-  rangeError,
-  seedRng,
-  split,
   dropoutMask,
-  engineLeft,
-  isEngineError,
+  float32Data,
+  rangeError,
+  renameInput,
+  seedRng,
+  shapeError,
+  shapeString,
+  split,
   valueError,
-} from '../core/index.js';
-import { ROI_POOL_DEFAULTS, type RoiPoolAttrs } from '../ops/roiPool.js';
-import { softmaxCE, smoothL1 } from '../ops/losses.js';
-import { roiLossKernel, ROI_LOSS_DEFAULTS } from './hardness.js';
-import { dialectAttrs, runDialect, type SelectAttrs } from './select.js';
-import { checkHead, headBackward, headForward, referenceOps, type HeadGrads, type HeadParams, type HeavyOps, type DropoutSpec, type HeadSizes, type ParamName } from './head.js';
+} from '../core/internal.js';
+import {
+  type InputDef,
+  type Kernels,
+  type OpDef,
+  type Tolerance,
+  type Valid,
+  opFn,
+  DROPOUT_RATIO,
+  FEATURES_INPUT,
+  NORMALIZATION_ATTR,
+  POOL_ATTRS,
+  ROIS_INPUT,
+  SIGMA_ATTR,
+  checkRois,
+  dropoutScale,
+  exact,
+  labelsInput,
+  referenceKernels,
+  sigma2Of,
+  smoothL1Raw,
+  softmaxLossRaw,
+  validate,
+  validateAttrs,
+  type Normalization,
+  type RoiPoolAttrs,
+} from '../ops/index.js';
+import { EPS_ATTR, roiLossKernel } from './hardness.js';
+import { BATCH_SIZE, DIALECT_ATTR, dialectVariant, runDialect, type SelectAttrs } from './select.js';
+import { PARAM_NAMES, headBackward, headForward, type Dropout, type GradName, type Head, type ParamName, type Pooling } from './head.js';
 
-export interface StepConfig extends SelectAttrs {
-  readonly pooled_h?: number;
-  readonly pooled_w?: number;
-  readonly spatial_scale?: number;
-  readonly dropout_ratio?: number;
-  readonly eps?: number;
-  readonly sigma?: number;
-  readonly normalization?: 'valid' | 'batch_size' | 'full' | 'none';
+export type HeadParams = { readonly [P in ParamName]: Tensor };
+export type HeadGrads = { readonly [P in GradName]: Tensor<'float32'> };
+
+/** The protocol attrs of ohem_step (complete once validated). */
+export type StepAttrs = RoiPoolAttrs &
+  SelectAttrs & {
+    readonly dropout_ratio: number;
+    readonly eps: number;
+    readonly sigma: number;
+    readonly normalization: Normalization;
+  };
+
+/** The library's call: the protocol attrs (any subset; defaults fill the rest) and three options. */
+export type StepConfig = Partial<StepAttrs> & {
   /** RoIs per chunk of the read-only pass (default 256). Changes memory, never a bit of the result. */
   readonly chunk_size?: number;
-  /** The kernels for the heavy ops: a Backend from `createBackend` (src/gpu), or by default the reference ops. */
-  readonly engine?: HeavyOps;
+  /** The kernels of the heavy ops: a Backend from `createBackend` (src/gpu), or by default the reference's. */
+  readonly kernels?: Kernels;
   /**
    * `ohem` (default): the read-only pass, hardness and selection. `all`: plain Fast R-CNN — the
    * batch's RoIs were already sampled by the caller, every one is trained on, there is no
    * read-only pass, and roi_loss / cls_loss / bbox_loss come back empty.
    */
   readonly selection?: 'ohem' | 'all';
-}
+};
 
 export interface StepBatch {
   readonly features: Tensor;
@@ -68,10 +100,11 @@ export interface StepBatch {
   readonly bbox_outside_weights: Tensor;
 }
 
+export const MASK_NAMES = ['readonly_mask6', 'readonly_mask7', 'train_mask6', 'train_mask7'] as const;
+export type MaskName = (typeof MASK_NAMES)[number];
+
 /** Dropout masks given explicitly (rows indexed by RoI), or a seed to draw them from. */
-export type StepMasks =
-  | { readonly readonly_mask6: Tensor; readonly readonly_mask7: Tensor; readonly train_mask6: Tensor; readonly train_mask7: Tensor }
-  | { readonly seed: number };
+export type StepMasks = { readonly [M in MaskName]: Tensor } | { readonly seed: number };
 
 export interface StepResult extends HeadGrads {
   readonly roi_loss: Tensor<'float64'>;
@@ -83,10 +116,305 @@ export interface StepResult extends HeadGrads {
   readonly features_grad: Tensor<'float32'>;
 }
 
-const F = ['float32', 'float64'] as const;
-const MASKS = ['readonly_mask6', 'readonly_mask7', 'train_mask6', 'train_mask7'] as const;
+// --------------------------------------------------------------------------------- the def
 
-/** Rows `idx` of a row-major [n, w] float32 array, as a fresh array. */
+const PARAM_SHAPES: Readonly<Record<ParamName, readonly string[]>> = {
+  fc6_w: ['H6', 'CPP'],
+  fc6_b: ['H6'],
+  fc7_w: ['H7', 'H6'],
+  fc7_b: ['H7'],
+  cls_score_w: ['K', 'H7'],
+  cls_score_b: ['K'],
+  // Their own name for 4K: a wrong bbox_pred_w is blamed as bbox_pred_w, a wrong bbox_targets as bbox_targets.
+  bbox_pred_w: ['DP', 'H7'],
+  bbox_pred_b: ['DP'],
+};
+const PARAM_DOCS: Readonly<Record<ParamName, string>> = {
+  fc6_w: 'fc6 weights [H6, C·PH·PW]',
+  fc6_b: 'fc6 bias [H6]',
+  fc7_w: 'fc7 weights [H7, H6]',
+  fc7_b: 'fc7 bias [H7]',
+  cls_score_w: 'cls_score weights [K, H7]',
+  cls_score_b: 'cls_score bias [K]',
+  bbox_pred_w: 'bbox_pred weights [4K, H7]',
+  bbox_pred_b: 'bbox_pred bias [4K]',
+};
+
+const f32In = (name: string, shape: readonly string[], doc: string): InputDef => ({ name, dtypes: ['float32'], accepts: ['float64'], read: 'float32', shape, doc });
+
+const maskInput = (name: MaskName): InputDef => ({
+  name,
+  dtypes: ['float32'],
+  accepts: ['float64', 'int32'],
+  read: 'as-is',
+  shape: ['R', name.endsWith('6') ? 'H6' : 'H7'],
+  presence: { when: (a) => ((a.dropout_ratio as number) > 0 ? 'required' : 'unused'), doc: 'required when dropout_ratio > 0' },
+  doc: `0/1 dropout mask [R, ${name.endsWith('6') ? 'H6' : 'H7'}], rows indexed by RoI (${name.startsWith('readonly') ? 'the read-only pass' : 'the train pass'})`,
+});
+
+/**
+ * The order of the inputs is the order of validation (and so which input a mismatch blames):
+ * the batch's map and RoIs, the head, then the labels, targets and masks.
+ */
+const STEP_INPUTS: readonly InputDef[] = [
+  FEATURES_INPUT,
+  ROIS_INPUT,
+  ...PARAM_NAMES.map((p) => f32In(p, PARAM_SHAPES[p], PARAM_DOCS[p])),
+  labelsInput('class ids [R], integers in [0, K)'),
+  // Each its own name for its columns: the check holds each to the head's 4K and blames the one that differs.
+  f32In('bbox_targets', ['R', 'D_targets'], 'normalised regression targets [R, 4K]'),
+  f32In('bbox_inside_weights', ['R', 'D_inside'], 'inside weights [R, 4K]'),
+  f32In('bbox_outside_weights', ['R', 'D_outside'], 'outside weights [R, 4K]'),
+  ...MASK_NAMES.map(maskInput),
+];
+
+// Error budget. Both sides hold float32 activations; the oracle sums each dense layer in float64
+// and rounds once (as we do: then most outputs agree bit for bit) or, under OHEM_ORACLE_GEMM=float32,
+// as float32 sgemm in BLAS order. Either way every stored activation may differ by ~1 ulp (2^-24
+// relative) plus what the previous layer's difference carries; with |W| ≲ 1.7/√fan_in each layer
+// amplifies by ≲ 2, so scores, boxes and back-propagated diffs carry ≲ 30 ulps of the magnitudes
+// summed into them (≲ 4 here): ≲ 5e-6 absolute in the worst case. The conform generator keeps the
+// selection and every branch (ReLU, smooth-L1) the same on both sides, so every float output is a
+// continuous function of those differences. Measured against the oracle (600 requests, float32
+// GEMM): the worst output used ~15% of these tolerances; with float64 accumulation only
+// loss_cls/loss_bbox differ (by their last bit).
+const HARDNESS: Tolerance = {
+  atol: 5e-6,
+  rtol: 5e-6,
+  note: 'float64 per-RoI loss of a float32 forward summed in another order: −ln p moves by Δscore, the bbox term by |x|·Δpred, each ≲ 30 ulps of O(1) magnitudes; plus ≤ 1 float32 ulp of logf',
+};
+const LOSS: Tolerance = {
+  atol: 2e-6,
+  rtol: 4e-6,
+  note: 'float32 mean over the B hard RoIs of per-RoI terms off by ≲ 30 ulps of O(1) values, summed in another order and stored once',
+};
+const GRAD: Tolerance = {
+  atol: 1e-5,
+  rtol: 2e-5,
+  note: 'float32 back-propagation through the same branches, sums in another order: each diff off by ≲ 30 ulps of the magnitudes summed into it (≲ 4), so ≲ 1e-5 absolute where terms cancel',
+};
+
+/** The RoIs, and the eight parameters against each other and the pooled input size (C·PH·PW, D = 4K). */
+const checkHead = (v: Valid<RoiPoolAttrs>): Result<void> => {
+  const { N, C, K, DP: D } = v.dims;
+  const { pooled_h: PH, pooled_w: PW } = v.attrs;
+  const r = checkRois(v.inputs.rois, N, Math.fround(v.attrs.spatial_scale));
+  if (E.isLeft(r)) return r;
+  const cols = v.inputs.fc6_w.shape[1];
+  if (cols !== C * PH * PW) return E.left(shapeError('fc6_w', `has ${cols} columns but the pooled RoI has C·PH·PW = ${C * PH * PW} values`));
+  for (const p of PARAM_NAMES) {
+    const f = checkFinite(p, v.inputs[p]);
+    if (E.isLeft(f)) return f;
+  }
+  if (K < 1) return E.left(valueError('cls_score_w', 'has no rows: there must be at least one class'));
+  if (D !== 4 * K) return E.left(shapeError('bbox_pred_w', `has ${D} rows but 4·K = ${4 * K} (K = ${K} classes from cls_score_w)`));
+  return E.right(undefined);
+};
+
+const headOf = (inputs: Readonly<Record<string, Tensor>>, attrs: RoiPoolAttrs, dims: Readonly<Record<string, number>>): { pooling: Pooling; head: Head } => {
+  const f = (n: string) => float32Data(inputs[n]);
+  const [N, C, H, W] = inputs.features.shape;
+  return {
+    pooling: { features: f('features'), N, C, H, W, pooledH: attrs.pooled_h, pooledW: attrs.pooled_w, scale32: Math.fround(attrs.spatial_scale) },
+    head: {
+      sizes: { inputs: C * attrs.pooled_h * attrs.pooled_w, H6: dims.H6, H7: dims.H7, K: dims.K, D: dims.DP },
+      p: Object.fromEntries(PARAM_NAMES.map((p) => [p, f(p)])) as Record<ParamName, Float32Array>,
+    },
+  };
+};
+
+export interface HeadInference {
+  readonly score: Tensor<'float32'>;
+  readonly prob: Tensor<'float32'>;
+  readonly bbox: Tensor<'float32'>;
+}
+
+/**
+ * The head's forward in test mode (no dropout) on every RoI: what Fast R-CNN's test_net scores.
+ * Not a protocol op (the demo's evaluation uses it); validated by the same rules as ohem_step.
+ */
+export const headInferenceDef: OpDef<RoiPoolAttrs, HeadInference> = {
+  name: 'head_inference',
+  version: 1,
+  summary: 'the head\'s test-mode forward of every RoI: cls_score, cls_prob, bbox_pred',
+  doc: 'docs/mining.md#the-head',
+  inputs: STEP_INPUTS.slice(0, 2 + PARAM_NAMES.length),
+  attrs: POOL_ATTRS,
+  outputs: [
+    { name: 'score', dtype: 'float32', shape: ['R', 'K'], tolerance: GRAD, doc: 'cls_score' },
+    { name: 'prob', dtype: 'float32', shape: ['R', 'K'], tolerance: GRAD, doc: 'softmax(cls_score)' },
+    { name: 'bbox', dtype: 'float32', shape: ['R', 'DP'], tolerance: GRAD, doc: 'bbox_pred' },
+  ],
+  kernels: ['roiPool', 'linear'],
+  check: checkHead,
+  run: (v, k) => {
+    const { pooling, head } = headOf(v.inputs, v.attrs, v.dims);
+    const out = headForward(k, pooling, float32Data(v.inputs.rois), head, { scale: 1, m6: null, m7: null });
+    if (E.isLeft(out)) return out;
+    const { R, K, DP: D } = v.dims;
+    return E.right({ score: adoptTensor('float32', [R, K], out.right.score), prob: adoptTensor('float32', [R, K], out.right.prob), bbox: adoptTensor('float32', [R, D], out.right.bbox) });
+  },
+};
+
+/** The head's test-mode forward: `headInference({ features, rois, ...params }, poolAttrs)`. */
+export const headInference = opFn<Readonly<Record<string, Tensor>>, RoiPoolAttrs, HeadInference>(headInferenceDef, () => referenceKernels);
+
+export const stepDef: OpDef<StepAttrs, Record<string, Tensor>> = {
+  name: 'ohem_step',
+  version: 2,
+  summary: 'one OHEM iteration: the read-only pass, the hardness, the selection, the train pass of the hard RoIs and every gradient',
+  doc: 'docs/mining.md#ohem_step',
+  inputs: STEP_INPUTS,
+  attrs: [...POOL_ATTRS, { ...DROPOUT_RATIO, name: 'dropout_ratio' }, DIALECT_ATTR, EPS_ATTR, SIGMA_ATTR, NORMALIZATION_ATTR],
+  variants: [dialectVariant({ ...BATCH_SIZE, domain: { kind: 'int', min: 1 }, doc: `${BATCH_SIZE.doc}; ≥ 1 (the step trains on them)` })],
+  outputs: [
+    { name: 'roi_loss', dtype: 'float64', shape: ['R'], tolerance: HARDNESS, doc: 'the hardness of every RoI (ohem_roi_loss of the read-only pass)' },
+    { name: 'cls_loss', dtype: 'float64', shape: ['R'], tolerance: HARDNESS, addition: true, doc: 'its classification part' },
+    { name: 'bbox_loss', dtype: 'float64', shape: ['R'], tolerance: HARDNESS, addition: true, doc: 'its regression part' },
+    {
+      name: 'hard_inds',
+      dtype: 'int32',
+      shape: ['R'],
+      bounded: true,
+      tolerance: exact('integer RoI indices: the generator makes the ranked values and the NMS IoUs unambiguous, so the selection must agree exactly'),
+      doc: 'the hard RoIs (ohem_select)',
+    },
+    { name: 'loss_cls', dtype: 'float32', shape: [], tolerance: LOSS, doc: 'SoftmaxWithLoss of the hard RoIs' },
+    { name: 'loss_bbox', dtype: 'float32', shape: [], tolerance: LOSS, doc: 'SmoothL1Loss of the hard RoIs (÷ B)' },
+    ...PARAM_NAMES.map((p) => ({ name: `${p}_grad`, dtype: 'float32' as const, shape: PARAM_SHAPES[p], tolerance: GRAD, doc: `the gradient of ${p}` })),
+    { name: 'features_grad', dtype: 'float32', shape: ['N', 'C', 'H', 'W'], tolerance: GRAD, doc: 'the gradient of the features (Caffe\'s gather)' },
+  ],
+  kernels: ['roiPool', 'roiPoolBackward', 'linear', 'linearBackward'],
+  check: (v) => {
+    const h = checkHead(v);
+    if (E.isLeft(h)) return h;
+    const { K, R, DP } = v.dims;
+    for (const [name, dim] of [['bbox_targets', 'D_targets'], ['bbox_inside_weights', 'D_inside'], ['bbox_outside_weights', 'D_outside']] as const)
+      if (v.dims[dim] !== DP) return E.left(shapeError(name, `has shape ${shapeString(v.inputs[name].shape)}: ${v.dims[dim]} columns, but the head has 4·K = ${DP} regression outputs`));
+    const lab = checkIntegerValues('labels', v.inputs.labels, 0, K, 'class id');
+    if (E.isLeft(lab)) return lab;
+    for (const name of ['bbox_targets', 'bbox_inside_weights', 'bbox_outside_weights']) {
+      const f = checkFinite(name, v.inputs[name]);
+      if (E.isLeft(f)) return f;
+    }
+    if (R === 0) return E.left(rangeError('rois', 'has no rows: OHEM needs at least one RoI'));
+    for (const m of MASK_NAMES)
+      if (v.inputs[m]) {
+        const bin = checkBinary(m, v.inputs[m]);
+        if (E.isLeft(bin)) return bin;
+      }
+    const scale = dropoutScale(v.attrs.dropout_ratio, 'attrs.dropout_ratio');
+    return E.isLeft(scale) ? scale : sigma2Of(v.attrs.sigma);
+  },
+  run: (v, k) =>
+    E.map((r: StepResult) => r as unknown as Record<string, Tensor>)(E.chain((s: ValidStep) => runStep(s, k))(toValidStep(v.inputs, v.attrs, v.dims, DEFAULT_CHUNK, 'ohem'))),
+};
+
+// --------------------------------------------------------------------------------- validation
+
+/** A validated step: raw float32 arrays, sizes and complete attrs. */
+export interface ValidStep {
+  readonly attrs: StepAttrs;
+  readonly pooling: Pooling;
+  readonly head: Head;
+  readonly R: number;
+  readonly rois: Float32Array;
+  readonly labels: Float32Array;
+  readonly targets: Float32Array;
+  readonly inside: Float32Array;
+  readonly outside: Float32Array;
+  /** The four masks as float32 [R, H6|H7], or null when dropout_ratio is 0. */
+  readonly masks: Readonly<Record<MaskName, Float32Array>> | null;
+  readonly dropScale: number;
+  readonly sigma2: number;
+  readonly chunk: number;
+  readonly selection: 'ohem' | 'all';
+}
+
+/** RoIs per chunk of the read-only pass when the caller does not say. */
+export const DEFAULT_CHUNK = 256;
+
+const toValidStep = (
+  inputs: Readonly<Record<string, Tensor>>,
+  attrs: StepAttrs,
+  dims: Readonly<Record<string, number>>,
+  chunk: number,
+  selection: 'ohem' | 'all',
+): Result<ValidStep> => {
+  const f = (n: string) => float32Data(inputs[n]);
+  const scale = dropoutScale(attrs.dropout_ratio, 'attrs.dropout_ratio');
+  if (E.isLeft(scale)) return scale;
+  const sigma2 = sigma2Of(attrs.sigma);
+  if (E.isLeft(sigma2)) return sigma2;
+  return E.right({
+    attrs,
+    ...headOf(inputs, attrs, dims),
+    R: dims.R,
+    rois: f('rois'),
+    labels: f('labels'),
+    targets: f('bbox_targets'),
+    inside: f('bbox_inside_weights'),
+    outside: f('bbox_outside_weights'),
+    masks: attrs.dropout_ratio > 0 ? (Object.fromEntries(MASK_NAMES.map((m) => [m, f(m)])) as Record<MaskName, Float32Array>) : null,
+    dropScale: scale.right,
+    sigma2: sigma2.right,
+    chunk,
+    selection,
+  });
+};
+
+/** Draws the four masks from a seed: split into four independent Philox streams. */
+export const drawMasks = (seed: number, R: number, H6: number, H7: number, ratio: number): Result<Record<MaskName, Tensor>> => {
+  const rng = seedRng(seed);
+  if (E.isLeft(rng)) return E.left(valueError('masks.seed', rng.left.what));
+  const streams = split(rng.right, 4);
+  const out = {} as Record<MaskName, Tensor>;
+  for (const [i, name] of MASK_NAMES.entries()) {
+    const m = dropoutMask(streams[i], [R, name.endsWith('6') ? H6 : H7], ratio);
+    if (E.isLeft(m)) return m;
+    out[name] = m.right[0];
+  }
+  return E.right(out);
+};
+
+const LIBRARY_OPTIONS = ['chunk_size', 'kernels', 'selection'] as const;
+
+const rowsOf = (t: unknown): number | undefined => (t instanceof Tensor && t.rank === 2 ? t.shape[0] : undefined);
+
+/**
+ * Validates one step once, by ohem_step's def (the same rules the protocol applies), with the
+ * library's options. Masks given as a seed are drawn first, with the sizes the RoIs and the head
+ * imply (a wrong size is then reported by the validation itself).
+ */
+export const validateStep = (config: StepConfig, params: HeadParams, batch: StepBatch, masks?: StepMasks): Result<ValidStep> => {
+  const cfg = (config ?? {}) as Record<string, unknown>;
+  const attrs = Object.fromEntries(Object.entries(cfg).filter(([k]) => !(LIBRARY_OPTIONS as readonly string[]).includes(k)));
+  const chunk = checkInt('attrs.chunk_size', cfg.chunk_size ?? DEFAULT_CHUNK, 1);
+  if (E.isLeft(chunk)) return chunk;
+  const selection = cfg.selection ?? 'ohem';
+  if (selection !== 'ohem' && selection !== 'all') return E.left(valueError('attrs.selection', `is ${String(selection)}, expected "ohem" or "all"`));
+  let maskInputs: Readonly<Record<string, unknown>> = (masks ?? {}) as Record<string, unknown>;
+  if (masks && 'seed' in masks) {
+    const a = validateAttrs(stepDef, attrs);
+    if (E.isLeft(a)) return a;
+    const ratio = a.right.dropout_ratio as number;
+    const R = rowsOf(batch?.rois);
+    const H6 = rowsOf(params?.fc6_w);
+    const H7 = rowsOf(params?.fc7_w);
+    maskInputs = {};
+    if (ratio > 0 && R !== undefined && H6 !== undefined && H7 !== undefined) {
+      const drawn = drawMasks(masks.seed, R, H6, H7, ratio);
+      if (E.isLeft(drawn)) return drawn;
+      maskInputs = drawn.right;
+    }
+  }
+  const v = validate(stepDef, { ...maskInputs, ...(params ?? {}), ...(batch ?? {}) }, attrs, DEFAULT_LIMITS);
+  return E.isLeft(v) ? v : toValidStep(v.right.inputs, v.right.attrs, v.right.dims, chunk.right, selection);
+};
+
+// --------------------------------------------------------------------------------- the step
+
+/** Rows `idx` of a row-major [n, w] array, as fresh float32 storage. */
 const rows = (data: ArrayLike<number>, w: number, idx: ArrayLike<number>): Float32Array => {
   const out = new Float32Array(idx.length * w);
   for (let r = 0; r < idx.length; r++) {
@@ -95,217 +423,102 @@ const rows = (data: ArrayLike<number>, w: number, idx: ArrayLike<number>): Float
   }
   return out;
 };
-const rowRange = (data: ArrayLike<number>, w: number, start: number, end: number): Float32Array =>
-  Float32Array.from({ length: (end - start) * w }, (_, i) => data[start * w + i]);
-
-const f32 = (t: Tensor): Float32Array => (t.dtype === 'float32' ? (t.data as unknown as Float32Array) : Float32Array.from(t.data));
-
-/** Draws the four masks from a seed: split into four independent Philox streams. */
-export const drawMasks = (seed: number, R: number, H6: number, H7: number, ratio: number): Result<Record<(typeof MASKS)[number], Tensor>> => {
-  const rng = seedRng(seed);
-  if (E.isLeft(rng)) return E.left(valueError('masks.seed', rng.left.message.replace(/^seed: /, '')));
-  const streams = split(rng.right, 4);
-  const out = {} as Record<(typeof MASKS)[number], Tensor>;
-  for (const [i, name] of MASKS.entries()) {
-    const m = dropoutMask(streams[i], [R, name.endsWith('6') ? H6 : H7], ratio);
-    if (E.isLeft(m)) return m;
-    out[name] = m.right[0];
-  }
-  return E.right(out);
-};
 
 /**
  * The read-only pass (docs/mining.md §4 step 1): the head's forward over every RoI, `chunk` RoIs
  * at a time, keeping only cls_prob [R, K] and bbox_pred [R, D]: O(chunk) activations whatever R
  * is. Every RoI's row is computed by the same row-independent ops whatever the chunking, so the
- * chunk size changes no bit. Inputs must be validated (ohemStep does).
+ * chunk size changes no bit.
  */
-export const readonlyForward = (
-  eng: HeavyOps,
-  features: Tensor,
-  roisData: Float32Array,
-  poolAttrs: RoiPoolAttrs,
-  head: { sizes: HeadSizes; p: Record<ParamName, Float32Array> },
-  ratio: number,
-  masks: { m6: Tensor; m7: Tensor } | null,
-  chunk: number,
-): Result<{ prob: Float32Array; bboxPred: Float32Array }> => {
-  const { sizes } = head;
-  const R = roisData.length / 5;
-  const prob = new Float32Array(R * sizes.K);
-  const bboxPred = new Float32Array(R * sizes.D);
-  for (let start = 0; start < R; start += chunk) {
-    const end = Math.min(R, start + chunk);
-    const cr = adoptTensor('float32', [end - start, 5], rowRange(roisData, 5, start, end));
-    const drop: DropoutSpec = {
-      ratio,
-      m6: masks && adoptTensor('float32', [end - start, sizes.H6], rowRange(masks.m6.data, sizes.H6, start, end)),
-      m7: masks && adoptTensor('float32', [end - start, sizes.H7], rowRange(masks.m7.data, sizes.H7, start, end)),
+export const readonlyForward = (s: ValidStep, k: Kernels): Result<{ prob: Float32Array; bboxPred: Float32Array }> => {
+  const { K, D, H6, H7 } = s.head.sizes;
+  const prob = new Float32Array(s.R * K);
+  const bboxPred = new Float32Array(s.R * D);
+  for (let start = 0; start < s.R; start += s.chunk) {
+    const end = Math.min(s.R, start + s.chunk);
+    const drop: Dropout = {
+      scale: s.dropScale,
+      m6: s.masks && s.masks.readonly_mask6.slice(start * H6, end * H6),
+      m7: s.masks && s.masks.readonly_mask7.slice(start * H7, end * H7),
     };
-    const out = headForward(eng, features, cr, poolAttrs, head, drop);
+    const out = headForward(k, s.pooling, s.rois.slice(start * 5, end * 5), s.head, drop);
     if (E.isLeft(out)) return out;
-    prob.set(out.right.prob.data as unknown as Float32Array, start * sizes.K);
-    bboxPred.set(out.right.bbox.data as unknown as Float32Array, start * sizes.D);
+    prob.set(out.right.prob, start * K);
+    bboxPred.set(out.right.bbox, start * D);
   }
   return E.right({ prob, bboxPred });
 };
 
+/** smooth_l1_loss's input names are the batch's under other names. */
+const asBatchInput = renameInput({ pred: 'bbox_targets', target: 'bbox_targets', inside_w: 'bbox_inside_weights', outside_w: 'bbox_outside_weights' });
+
+/** One validated step on the given kernels (docs/mining.md §4 steps 1–7). */
+export const runStep = (s: ValidStep, k: Kernels): Result<StepResult> => {
+  const { K, D, H6, H7 } = s.head.sizes;
+  let hard: { loss: Float64Array; cls: Float64Array; bbox: Float64Array } = { loss: new Float64Array(0), cls: new Float64Array(0), bbox: new Float64Array(0) };
+  let hardInds: Int32Array;
+  if (s.selection === 'all') hardInds = Int32Array.from({ length: s.R }, (_, i) => i);
+  else {
+    // 1. read-only pass, chunk by chunk; 2. hardness; 3. selection
+    const ro = readonlyForward(s, k);
+    if (E.isLeft(ro)) return ro;
+    hard = roiLossKernel(ro.right.prob, s.labels, s.R, K, s.attrs.eps, { pred: ro.right.bboxPred, tgt: s.targets, win: s.inside, wout: s.outside, D });
+    hardInds = runDialect(s.attrs as unknown as Readonly<Record<string, unknown>>, { R: s.R, loss: hard.loss, rois: s.rois, labels: s.labels, cls: hard.cls, bbox: hard.bbox });
+  }
+  const B = hardInds.length;
+  if (B === 0) return E.left(rangeError('labels', `the ${s.attrs.dialect} selection chose no RoI (e.g. no positives for a dialect that needs them)`));
+
+  // 4. train pass on the B hard RoIs, with the train masks' rows of those RoIs
+  const drop: Dropout = { scale: s.dropScale, m6: s.masks && rows(s.masks.train_mask6, H6, hardInds), m7: s.masks && rows(s.masks.train_mask7, H7, hardInds) };
+  const fwd = headForward(k, s.pooling, rows(s.rois, 5, hardInds), s.head, drop);
+  if (E.isLeft(fwd)) return fwd;
+
+  // 5. losses
+  const ce = softmaxLossRaw(fwd.right.score, rows(s.labels, 1, hardInds), B, K, s.attrs.normalization, null);
+  const sl1 = smoothL1Raw(fwd.right.bbox, rows(s.targets, D, hardInds), rows(s.inside, D, hardInds), rows(s.outside, D, hardInds), B, s.sigma2);
+  if (E.isLeft(sl1)) return E.left(asBatchInput(sl1.left));
+
+  // 6. backward
+  const bwd = headBackward(k, fwd.right.act, s.pooling, s.head, drop, ce.grad, sl1.right.grad);
+  if (E.isLeft(bwd)) return bwd;
+
+  const f64 = (a: Float64Array) => adoptTensor('float64', [a.length], a);
+  const sizes = s.head.sizes;
+  const shapes: Record<ParamName, number[]> = {
+    fc6_w: [H6, sizes.inputs],
+    fc6_b: [H6],
+    fc7_w: [H7, H6],
+    fc7_b: [H7],
+    cls_score_w: [K, H7],
+    cls_score_b: [K],
+    bbox_pred_w: [D, H7],
+    bbox_pred_b: [D],
+  };
+  const grads = Object.fromEntries(PARAM_NAMES.map((p) => [`${p}_grad`, adoptTensor('float32', shapes[p], bwd.right.grads[p])])) as unknown as HeadGrads;
+  const { N, C, H, W } = s.pooling;
+  return E.right({
+    roi_loss: f64(hard.loss),
+    cls_loss: f64(hard.cls),
+    bbox_loss: f64(hard.bbox),
+    hard_inds: adoptTensor('int32', [B], hardInds),
+    loss_cls: adoptTensor('float32', [], Float32Array.of(ce.loss)),
+    loss_bbox: adoptTensor('float32', [], Float32Array.of(sl1.right.loss)),
+    ...grads,
+    features_grad: adoptTensor('float32', [N, C, H, W], bwd.right.featuresGrad),
+  });
+};
+
 /**
- * One OHEM iteration (see the top of this file). `config.engine` runs the heavy ops (a gpu.js
- * backend from `createBackend`, or the reference ops by default); an engine that fails — its
- * kernel fell back to another mode, it was destroyed — gives a Left naming `backend`.
+ * One OHEM iteration (see the top of this file). `config.kernels` runs the heavy ops (a gpu.js
+ * backend from `createBackend`, or the reference kernels by default); a kernel that fails — its
+ * engine fell back to another mode, it was destroyed — gives its Left (tagged `EngineError`).
  */
 export const ohemStep =
   (config: StepConfig = {}) =>
   (params: HeadParams, batch: StepBatch, masks?: StepMasks): Result<StepResult> => {
-    try {
-      return stepOnce(config, params, batch, masks);
-    } catch (e) {
-      if (isEngineError(e)) return E.left(engineLeft(e));
-      throw e;
-    }
+    const v = validateStep(config, params, batch, masks);
+    return E.isLeft(v) ? v : runStep(v.right, config?.kernels ?? referenceKernels);
   };
-
-const stepOnce = (config: StepConfig, params: HeadParams, batch: StepBatch, masks?: StepMasks): Result<StepResult> => {
-    const eng = config.engine ?? referenceOps;
-    // ------------------------------------------------------------------ validation, before any work
-    const poolAttrs: RoiPoolAttrs = {
-      pooled_h: config.pooled_h ?? ROI_POOL_DEFAULTS.pooled_h,
-      pooled_w: config.pooled_w ?? ROI_POOL_DEFAULTS.pooled_w,
-      spatial_scale: config.spatial_scale ?? ROI_POOL_DEFAULTS.spatial_scale,
-    };
-    const ph = checkInt('attrs.pooled_h', poolAttrs.pooled_h, 1);
-    if (E.isLeft(ph)) return ph;
-    const pw = checkInt('attrs.pooled_w', poolAttrs.pooled_w, 1);
-    if (E.isLeft(pw)) return pw;
-    const ratio = checkNumber('attrs.dropout_ratio', config.dropout_ratio ?? 0.5, 0, 1, { hi: true });
-    if (E.isLeft(ratio)) return ratio;
-    const eps = checkNumber('attrs.eps', config.eps ?? ROI_LOSS_DEFAULTS.eps, 0, Infinity, { lo: true });
-    if (E.isLeft(eps)) return eps;
-    const norm = checkEnum('attrs.normalization', config.normalization ?? 'valid', ['valid', 'batch_size', 'full', 'none'] as const);
-    if (E.isLeft(norm)) return norm;
-    const chunk = checkInt('attrs.chunk_size', config.chunk_size ?? 256, 1);
-    if (E.isLeft(chunk)) return chunk;
-    const dialect = dialectAttrs(config);
-    if (E.isLeft(dialect)) return dialect;
-
-    const env = new Map<string, number>();
-    const b = (batch ?? {}) as Partial<StepBatch>;
-    const feats = checkTensor('features', b.features, ['N', 'C', 'H', 'W'], F, env);
-    if (E.isLeft(feats)) return feats;
-    const rois = checkTensor('rois', b.rois, ['R', 5], F, env);
-    if (E.isLeft(rois)) return rois;
-    const roisFin = checkFinite('rois', rois.right);
-    if (E.isLeft(roisFin)) return roisFin;
-    const N = env.get('N')!, C = env.get('C')!, R = env.get('R')!;
-    for (let i = 0; i < R; i++) {
-      const bi = Math.trunc(rois.right.data[i * 5]);
-      if (bi < 0 || bi >= N) return E.left(rangeError('rois', `row ${i} has batch index ${rois.right.data[i * 5]}, outside [0, ${N})`));
-    }
-    const head = checkHead(params, C * ph.right * pw.right);
-    if (E.isLeft(head)) return head;
-    const { sizes } = head.right;
-    env.set('D', sizes.D);
-    const labels = checkTensor('labels', b.labels, ['R'], [...F, 'int32'], env);
-    if (E.isLeft(labels)) return labels;
-    const labOk = checkIntegerValues('labels', labels.right, 0, sizes.K, 'class id');
-    if (E.isLeft(labOk)) return labOk;
-    const bb: Record<string, Float32Array> = {};
-    for (const name of ['bbox_targets', 'bbox_inside_weights', 'bbox_outside_weights'] as const) {
-      const t = checkTensor(name, b[name], ['R', 'D'], F, env);
-      if (E.isLeft(t)) return t;
-      const fin = checkFinite(name, t.right);
-      if (E.isLeft(fin)) return fin;
-      bb[name] = f32(t.right);
-    }
-    if (R === 0) return E.left(rangeError('rois', 'has no rows: OHEM needs at least one RoI'));
-
-    let m: Record<(typeof MASKS)[number], Tensor> | null = null;
-    if (ratio.right > 0) {
-      if (masks && 'seed' in masks) {
-        const drawn = drawMasks(masks.seed, R, sizes.H6, sizes.H7, ratio.right);
-        if (E.isLeft(drawn)) return drawn;
-        m = drawn.right;
-      } else {
-        const given = (masks ?? {}) as Partial<Record<(typeof MASKS)[number], Tensor>>;
-        m = {} as Record<(typeof MASKS)[number], Tensor>;
-        for (const name of MASKS) {
-          const t = checkTensor(name, given[name], [R, name.endsWith('6') ? sizes.H6 : sizes.H7], [...F, 'int32']);
-          if (E.isLeft(t)) return E.left(t.left.message.includes('missing') ? valueError(name, `is missing: dropout_ratio ${ratio.right} > 0 needs the four masks (or a seed)`) : t.left);
-          const bin = checkBinary(name, t.right);
-          if (E.isLeft(bin)) return bin;
-          m[name] = t.right;
-        }
-      }
-    }
-    const features = feats.right;
-    const roisT = rois.right;
-    const labels32 = f32(labels.right);
-    const roisData = f32(roisT);
-
-    let hard: { loss: Float64Array; cls: Float64Array; bbox: Float64Array } = { loss: new Float64Array(0), cls: new Float64Array(0), bbox: new Float64Array(0) };
-    let hardInds: Int32Array;
-    if (config.selection === 'all') hardInds = Int32Array.from({ length: R }, (_, i) => i);
-    else {
-      // ------------------------------------------------------ 1. read-only pass, chunk by chunk
-      const ro = readonlyForward(eng, features, roisData, poolAttrs, head.right, ratio.right, m && { m6: m.readonly_mask6, m7: m.readonly_mask7 }, chunk.right);
-      if (E.isLeft(ro)) return ro;
-      const { prob, bboxPred } = ro.right;
-
-      // ------------------------------------------------------------- 2. hardness, 3. selection
-      hard = roiLossKernel(prob, labels32, R, sizes.K, eps.right, {
-        pred: bboxPred,
-        tgt: bb.bbox_targets,
-        win: bb.bbox_inside_weights,
-        wout: bb.bbox_outside_weights,
-        D: sizes.D,
-      });
-      hardInds = runDialect(dialect.right, { R, loss: hard.loss, rois: roisData, labels: labels32, cls: hard.cls, bbox: hard.bbox });
-    }
-    const B = hardInds.length;
-    if (B === 0) return E.left(rangeError('labels', `the ${dialect.right.dialect} selection chose no RoI (e.g. no positives for a dialect that needs them)`));
-
-    // ------------------------------------------------------------ 4. train pass on B hard RoIs
-    const hardRois = adoptTensor('float32', [B, 5], rows(roisData, 5, hardInds));
-    const trainDrop: DropoutSpec = {
-      ratio: ratio.right,
-      m6: m && adoptTensor('float32', [B, sizes.H6], rows(m.train_mask6.data, sizes.H6, hardInds)),
-      m7: m && adoptTensor('float32', [B, sizes.H7], rows(m.train_mask7.data, sizes.H7, hardInds)),
-    };
-    const fwd = headForward(eng, features, hardRois, poolAttrs, head.right, trainDrop);
-    if (E.isLeft(fwd)) return fwd;
-
-    // ------------------------------------------------------------------------------ 5. losses
-    const ce = softmaxCE({ scores: fwd.right.score, labels: adoptTensor('float32', [B], rows(labels32, 1, hardInds)) }, { normalization: norm.right });
-    if (E.isLeft(ce)) return ce;
-    const sl1 = smoothL1(
-      {
-        pred: fwd.right.bbox,
-        target: adoptTensor('float32', [B, sizes.D], rows(bb.bbox_targets, sizes.D, hardInds)),
-        inside_w: adoptTensor('float32', [B, sizes.D], rows(bb.bbox_inside_weights, sizes.D, hardInds)),
-        outside_w: adoptTensor('float32', [B, sizes.D], rows(bb.bbox_outside_weights, sizes.D, hardInds)),
-      },
-      { sigma: config.sigma ?? 1 },
-    );
-    if (E.isLeft(sl1)) return E.left(sl1.left.input.startsWith('attrs.') ? sl1.left : valueError('bbox_targets', sl1.left.message));
-
-    // ---------------------------------------------------------------------------- 6. backward
-    const bwd = headBackward(eng, fwd.right.act, features.shape, poolAttrs, head.right, trainDrop, ce.right.scores_grad, sl1.right.pred_grad);
-    if (E.isLeft(bwd)) return bwd;
-
-    const f64 = (a: Float64Array) => adoptTensor('float64', [a.length], a);
-    return E.right({
-      roi_loss: f64(hard.loss),
-      cls_loss: f64(hard.cls),
-      bbox_loss: f64(hard.bbox),
-      hard_inds: adoptTensor('int32', [B], hardInds),
-      loss_cls: ce.right.loss,
-      loss_bbox: sl1.right.loss,
-      ...bwd.right.grads,
-      features_grad: bwd.right.features_grad,
-    });
-};
-
 
 /** One standard Fast R-CNN pass (no mining) on RoIs the caller already sampled: `selection: 'all'`. */
 export const fastRcnnStep = (config: StepConfig = {}) => ohemStep({ ...config, selection: 'all' });

@@ -2,24 +2,35 @@
  * Selection of the hard RoIs (SPEC §2, docs/mining.md §2): the original OHEM rule (`caffe-ohem`)
  * and three other implementations' rules as named dialects (DIALECTS.md), all built from the same
  * pure pieces — `greedyNms` and `orderDescending` — so they differ only where the originals do.
+ *
+ * Each dialect is declared once (`DialectDef`: its attrs with their defaults, the loss inputs it
+ * reads, its rule); `ohem_select` and `ohem_step` both take them as variants of their `dialect`.
  */
 import * as E from 'fp-ts/lib/Either.js';
+import { type Result, type Tensor, adoptTensor, checkFinite, checkIntegerValues, checkNoNaN, rangeError } from '../core/internal.js';
 import {
-  type Result,
-  type Tensor,
-  adoptTensor,
-  checkEnum,
-  checkFinite,
-  checkInt,
-  checkNumber,
-  checkTensor,
-  checkIntegerValues,
-  checkNoNaN,
-  rangeError,
-  valueError,
-} from '../core/index.js';
-import { greedyNms, BOX_CONVENTIONS, SUPPRESS_RULES, NMS_PRECISIONS, type NmsAttrs } from '../ops/nms.js';
-import { orderDescending, TIE_RULES, type TieRule } from '../ops/topK.js';
+  type AttrDef,
+  type InputDef,
+  type OpDef,
+  type VariantDef,
+  BOX_CONVENTION_ATTR,
+  NMS_THRESHOLD,
+  PRECISION_ATTR,
+  ROIS_INPUT,
+  SUPPRESS_ATTR,
+  TIES_ATTR,
+  exact,
+  greedyNms,
+  labelsInput,
+  opFn,
+  orderDescending,
+  referenceKernels,
+  type BoxConvention,
+  type NmsAttrs,
+  type NmsPrecision,
+  type SuppressRule,
+  type TieRule,
+} from '../ops/index.js';
 
 export const DIALECTS = ['caffe-ohem', 'mmdet-ohem', 'tf-hard-example-miner', 'ssd-hard-negative'] as const;
 export type Dialect = (typeof DIALECTS)[number];
@@ -28,10 +39,10 @@ export interface CaffeOhemAttrs {
   readonly batch_size: number;
   readonly use_nms: boolean;
   readonly nms_threshold: number;
-  readonly box_convention: NmsAttrs['box_convention'];
-  readonly suppress: NmsAttrs['suppress'];
+  readonly box_convention: BoxConvention;
+  readonly suppress: SuppressRule;
   readonly ties: TieRule;
-  readonly precision: NmsAttrs['precision'];
+  readonly precision: NmsPrecision;
 }
 export interface MmdetOhemAttrs {
   readonly num: number;
@@ -54,32 +65,7 @@ export interface SsdAttrs {
   readonly ties: TieRule;
 }
 
-/** The defaults of every dialect, as docs/mining.md §2 lists them. */
-export const SELECT_DEFAULTS = Object.freeze({
-  'caffe-ohem': Object.freeze<CaffeOhemAttrs>({
-    batch_size: 128,
-    use_nms: true,
-    nms_threshold: 0.7,
-    box_convention: 'plus1',
-    suppress: 'gt',
-    ties: 'index_desc',
-    precision: 'float32',
-  }),
-  'mmdet-ohem': Object.freeze<MmdetOhemAttrs>({ num: 512, pos_fraction: 0.25, neg_pos_ub: -1, ties: 'index_desc' }),
-  'tf-hard-example-miner': Object.freeze<TfMinerAttrs>({
-    loss_type: 'both',
-    cls_loss_weight: 0.05,
-    loc_loss_weight: 0.06,
-    num_hard_examples: 64,
-    iou_threshold: 0.7,
-    max_negatives_per_positive: null,
-    min_negatives_per_image: 0,
-    ties: 'index_asc',
-  }),
-  'ssd-hard-negative': Object.freeze<SsdAttrs>({ neg_pos_ratio: 3, ties: 'index_desc' }),
-});
-
-export type SelectAttrs = { readonly dialect?: Dialect } & Partial<CaffeOhemAttrs & MmdetOhemAttrs & TfMinerAttrs & SsdAttrs>;
+export type SelectAttrs = { readonly dialect: Dialect } & Partial<CaffeOhemAttrs & MmdetOhemAttrs & TfMinerAttrs & SsdAttrs>;
 
 export interface SelectInputs {
   readonly loss?: Tensor;
@@ -98,8 +84,6 @@ export interface SelectData {
   readonly cls: ArrayLike<number> | null;
   readonly bbox: ArrayLike<number> | null;
 }
-
-const F = ['float32', 'float64'] as const;
 
 // ------------------------------------------------------------------------------------ helpers
 
@@ -155,9 +139,10 @@ export const selectCaffeOhem = (d: SelectData, a: CaffeOhemAttrs): Int32Array =>
         const S: number[] = [];
         for (let i = 0; i < d.R; i++) if (d.labels[i] === c && d.rois[i * 5] === g) S.push(i);
         if (S.length === 0) continue;
-        // The NMS scores are the float32-rounded losses whatever the precision of the IoU
-        // arithmetic: the original hands NMS a float32 matrix (SPEC §2.1, pitfall 5).
-        const k = greedyNms(boxesOf(d.rois, S), Float32Array.from(gather(loss, S)), nmsAttrs);
+        // The NMS scores are the losses; under precision float32 greedyNms rounds them to float32
+        // with the boxes, as the original's float32 NMS matrix does (SPEC §2.1, pitfall 5), and
+        // under float64 it keeps both in float64 (protocol 1.1, amendment 4).
+        const k = greedyNms(boxesOf(d.rois, S), gather(loss, S), nmsAttrs);
         for (const p of k) keep.push(S[p]);
       }
   } else keep = Array.from({ length: d.R }, (_, i) => i);
@@ -225,149 +210,164 @@ export const selectSsd = (d: SelectData, a: SsdAttrs): Int32Array => {
   return Int32Array.from(out);
 };
 
-// --------------------------------------------------------------------------------- validation
+// ----------------------------------------------------------------------------- declarations
 
-const tie = (v: unknown, def: TieRule) => checkEnum('attrs.ties', v ?? def, TIE_RULES);
+/** A dialect: its attrs (with their defaults), the loss inputs it reads besides `loss`, its rule. */
+export interface DialectDef<A = never> {
+  readonly name: Dialect;
+  readonly attrs: readonly AttrDef[];
+  readonly reads: (attrs: A) => readonly ('cls_loss' | 'bbox_loss')[];
+  readonly select: (d: SelectData, attrs: A) => Int32Array;
+}
 
-/** Validates the dialect's attrs, filling defaults. */
-export const dialectAttrs = (
-  attrs: SelectAttrs,
-): Result<
-  | { dialect: 'caffe-ohem'; a: CaffeOhemAttrs }
-  | { dialect: 'mmdet-ohem'; a: MmdetOhemAttrs }
-  | { dialect: 'tf-hard-example-miner'; a: TfMinerAttrs }
-  | { dialect: 'ssd-hard-negative'; a: SsdAttrs }
-> => {
-  const dl = checkEnum('attrs.dialect', attrs.dialect ?? 'caffe-ohem', DIALECTS);
-  if (E.isLeft(dl)) return dl;
-  const v = <T>(name: keyof typeof attrs, def: T): unknown => (attrs[name] === undefined ? def : attrs[name]);
-  const all = <T extends Record<string, Result<unknown>>>(r: T): Result<{ [K in keyof T]: T[K] extends Result<infer A> ? A : never }> => {
-    const out: Record<string, unknown> = {};
-    for (const [k, x] of Object.entries(r)) {
-      if (E.isLeft(x)) return x;
-      out[k] = x.right;
-    }
-    return E.right(out as never);
-  };
-  switch (dl.right) {
-    case 'caffe-ohem': {
-      const D = SELECT_DEFAULTS['caffe-ohem'];
-      const useNms = v('use_nms', D.use_nms);
-      return E.map((a: CaffeOhemAttrs) => ({ dialect: 'caffe-ohem' as const, a }))(
-        all({
-          batch_size: checkInt('attrs.batch_size', v('batch_size', D.batch_size), 1),
-          use_nms: typeof useNms === 'boolean' ? E.right(useNms) : E.left(valueError('attrs.use_nms', `must be true or false, got ${JSON.stringify(useNms)}`)),
-          nms_threshold: checkNumber('attrs.nms_threshold', v('nms_threshold', D.nms_threshold), 0, 1),
-          box_convention: checkEnum('attrs.box_convention', v('box_convention', D.box_convention), BOX_CONVENTIONS),
-          suppress: checkEnum('attrs.suppress', v('suppress', D.suppress), SUPPRESS_RULES),
-          ties: tie(attrs.ties, D.ties),
-          precision: checkEnum('attrs.precision', v('precision', D.precision), NMS_PRECISIONS),
-        }) as Result<CaffeOhemAttrs>,
-      );
-    }
-    case 'mmdet-ohem': {
-      const D = SELECT_DEFAULTS['mmdet-ohem'];
-      const ub = v('neg_pos_ub', D.neg_pos_ub);
-      return E.map((a: MmdetOhemAttrs) => ({ dialect: 'mmdet-ohem' as const, a }))(
-        all({
-          num: checkInt('attrs.num', v('num', D.num), 1),
-          pos_fraction: checkNumber('attrs.pos_fraction', v('pos_fraction', D.pos_fraction), 0, 1),
-          neg_pos_ub: ub === -1 ? E.right(-1) : checkNumber('attrs.neg_pos_ub', ub, 0),
-          ties: tie(attrs.ties, D.ties),
-        }) as Result<MmdetOhemAttrs>,
-      );
-    }
-    case 'tf-hard-example-miner': {
-      const D = SELECT_DEFAULTS['tf-hard-example-miner'];
-      const ratio = attrs.max_negatives_per_positive;
-      return E.map((a: TfMinerAttrs) => ({ dialect: 'tf-hard-example-miner' as const, a }))(
-        all({
-          loss_type: checkEnum('attrs.loss_type', v('loss_type', D.loss_type), ['both', 'cls', 'loc'] as const),
-          cls_loss_weight: checkNumber('attrs.cls_loss_weight', v('cls_loss_weight', D.cls_loss_weight)),
-          loc_loss_weight: checkNumber('attrs.loc_loss_weight', v('loc_loss_weight', D.loc_loss_weight)),
-          num_hard_examples: checkInt('attrs.num_hard_examples', v('num_hard_examples', D.num_hard_examples), 0),
-          iou_threshold: checkNumber('attrs.iou_threshold', v('iou_threshold', D.iou_threshold), 0, 1),
-          max_negatives_per_positive: ratio === undefined || ratio === null ? E.right(null) : checkNumber('attrs.max_negatives_per_positive', ratio, 0),
-          min_negatives_per_image: checkInt('attrs.min_negatives_per_image', v('min_negatives_per_image', D.min_negatives_per_image), 0),
-          ties: tie(attrs.ties, D.ties),
-        }) as Result<TfMinerAttrs>,
-      );
-    }
-    case 'ssd-hard-negative': {
-      const D = SELECT_DEFAULTS['ssd-hard-negative'];
-      return E.map((a: SsdAttrs) => ({ dialect: 'ssd-hard-negative' as const, a }))(
-        all({
-          neg_pos_ratio: checkNumber('attrs.neg_pos_ratio', v('neg_pos_ratio', D.neg_pos_ratio), 0),
-          ties: tie(attrs.ties, D.ties),
-        }) as Result<SsdAttrs>,
-      );
-    }
-  }
+const ties = (dflt: TieRule): AttrDef => ({ ...TIES_ATTR, default: dflt });
+
+/** caffe-ohem's batch size: ≥ 0 in ohem_select (0 selects nothing, the original's [0:0]); ohem_step needs ≥ 1. */
+export const BATCH_SIZE: AttrDef = {
+  name: 'batch_size',
+  domain: { kind: 'int', min: 0 },
+  default: 128,
+  doc: 'at most this many hard RoIs (TRAIN.BATCH_SIZE; OHEM\'s yml: 64 per image)',
 };
 
-/** Which loss inputs a dialect reads. */
-const needs = (d: ReturnType<typeof dialectAttrs> extends Result<infer A> ? A : never): ('loss' | 'cls_loss' | 'bbox_loss')[] => {
-  switch (d.dialect) {
-    case 'caffe-ohem':
-      return ['loss'];
-    // `loss` is PROTOCOL.md's input of ohem_select, so every dialect requires it, even those that rank by its parts.
-    case 'mmdet-ohem':
-    case 'ssd-hard-negative':
-      return ['loss', 'cls_loss'];
-    case 'tf-hard-example-miner':
-      return d.a.loss_type === 'cls' ? ['loss', 'cls_loss'] : d.a.loss_type === 'loc' ? ['loss', 'bbox_loss'] : ['loss', 'cls_loss', 'bbox_loss'];
-  }
+export const CAFFE_OHEM: DialectDef<CaffeOhemAttrs> = {
+  name: 'caffe-ohem',
+  attrs: [
+    BATCH_SIZE,
+    { name: 'use_nms', domain: { kind: 'bool' }, default: true, doc: 'NMS per (image, label) before the top-B (TRAIN.OHEM_USE_NMS)' },
+    { ...NMS_THRESHOLD, name: 'nms_threshold', doc: 'the NMS IoU threshold (TRAIN.OHEM_NMS_THRESH = 0.7)' },
+    BOX_CONVENTION_ATTR,
+    SUPPRESS_ATTR,
+    ties('index_desc'),
+    PRECISION_ATTR,
+  ],
+  reads: () => [],
+  select: (d, a) => selectCaffeOhem(d, a),
 };
 
-/** Runs a validated dialect on validated data. */
-export const runDialect = (d: ReturnType<typeof dialectAttrs> extends Result<infer A> ? A : never, data: SelectData): Int32Array => {
-  switch (d.dialect) {
-    case 'caffe-ohem':
-      return selectCaffeOhem(data, d.a);
-    case 'mmdet-ohem':
-      return selectMmdet(data, d.a);
-    case 'tf-hard-example-miner':
-      return selectTfMiner(data, d.a);
-    case 'ssd-hard-negative':
-      return selectSsd(data, d.a);
-  }
+export const MMDET_OHEM: DialectDef<MmdetOhemAttrs> = {
+  name: 'mmdet-ohem',
+  attrs: [
+    { name: 'num', domain: { kind: 'int', min: 1 }, default: 512, doc: 'RoIs per image (mmdet rcnn sampler num)' },
+    { name: 'pos_fraction', domain: { kind: 'number', min: 0, max: 1 }, default: 0.25, doc: 'the positive quota ⌊num·pos_fraction⌋' },
+    { name: 'neg_pos_ub', domain: { kind: 'number', min: 0, or: [-1] }, default: -1, doc: 'negatives at most ⌊neg_pos_ub·max(1, #pos)⌋; −1: no bound' },
+    ties('index_desc'),
+  ],
+  reads: () => ['cls_loss'],
+  select: (d, a) => selectMmdet(d, a),
+};
+
+export const TF_MINER: DialectDef<TfMinerAttrs> = {
+  name: 'tf-hard-example-miner',
+  attrs: [
+    { name: 'loss_type', domain: { kind: 'enum', values: ['both', 'cls', 'loc'] }, default: 'both', doc: 'what is ranked: cls·cls_loss_weight + loc·loc_loss_weight, or one of them' },
+    { name: 'cls_loss_weight', domain: { kind: 'number' }, default: 0.05, doc: 'the classification weight of loss_type both' },
+    { name: 'loc_loss_weight', domain: { kind: 'number' }, default: 0.06, doc: 'the localization weight of loss_type both' },
+    { name: 'num_hard_examples', domain: { kind: 'int', min: 0 }, default: 64, doc: 'per image, at most this many (0: all that survive NMS)' },
+    { name: 'iou_threshold', domain: { kind: 'number', min: 0, max: 1 }, default: 0.7, doc: 'the class-agnostic NMS threshold per image (1: NMS off)' },
+    { name: 'max_negatives_per_positive', domain: { kind: 'number', min: 0 }, default: null, doc: 'keep all positives and the first ⌊r·#pos⌋ negatives (absent: no ratio)' },
+    { name: 'min_negatives_per_image', domain: { kind: 'int', min: 0 }, default: 0, doc: 'the floor of that negative count' },
+    ties('index_asc'),
+  ],
+  reads: (a) => (a.loss_type === 'cls' ? ['cls_loss'] : a.loss_type === 'loc' ? ['bbox_loss'] : ['cls_loss', 'bbox_loss']),
+  select: (d, a) => selectTfMiner(d, a),
+};
+
+export const SSD_HARD_NEGATIVE: DialectDef<SsdAttrs> = {
+  name: 'ssd-hard-negative',
+  attrs: [{ name: 'neg_pos_ratio', domain: { kind: 'number', min: 0 }, default: 3, doc: 'negatives per image: ⌊ratio·#pos⌋' }, ties('index_desc')],
+  reads: () => ['cls_loss'],
+  select: (d, a) => selectSsd(d, a),
+};
+
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export const DIALECT_DEFS: Readonly<Record<Dialect, DialectDef<any>>> = Object.freeze({
+  'caffe-ohem': CAFFE_OHEM,
+  'mmdet-ohem': MMDET_OHEM,
+  'tf-hard-example-miner': TF_MINER,
+  'ssd-hard-negative': SSD_HARD_NEGATIVE,
+});
+
+export const DIALECT_ATTR: AttrDef = {
+  name: 'dialect',
+  domain: { kind: 'enum', values: DIALECTS },
+  default: 'caffe-ohem',
+  doc: 'whose selection rule: the original OHEM (caffe-ohem), mmdetection\'s OHEMSampler, the TF OD API\'s HardExampleMiner, SSD\'s 3:1 hard negatives',
+};
+
+/** The dialects as a variant of `dialect`; `batchSize` is caffe-ohem's batch_size attr (ohem_step raises its minimum). */
+export const dialectVariant = (batchSize: AttrDef = BATCH_SIZE): VariantDef => ({
+  by: 'dialect',
+  cases: Object.fromEntries(DIALECTS.map((d) => [d, DIALECT_DEFS[d].attrs.map((a) => (a.name === 'batch_size' ? batchSize : a))])),
+});
+
+/** The loss inputs, read as the dialect says. */
+const lossInput = (name: 'cls_loss' | 'bbox_loss', doc: string): InputDef => ({
+  name,
+  dtypes: ['float64'],
+  accepts: ['float32'],
+  read: 'as-is',
+  shape: ['R'],
+  presence: { when: (a) => (DIALECT_DEFS[a.dialect as Dialect].reads(a).includes(name) ? 'required' : 'unused'), doc: 'required by the dialects that rank by it' },
+  doc,
+});
+
+/** The order is the order of validation: the RoIs and labels bind R, then each loss vector is held to it. */
+export const SELECT_INPUTS: readonly InputDef[] = [
+  { ...ROIS_INPUT, doc: '[R, 5] (batch_index, x1, y1, x2, y2), finite; batch indices ≥ 0' },
+  labelsInput('class ids [R], integers ≥ 0'),
+  { name: 'loss', dtypes: ['float64'], accepts: ['float32'], read: 'as-is', shape: ['R'], doc: 'the hardness [R] (ohem_roi_loss), no NaN; required by every dialect' },
+  lossInput('cls_loss', 'the classification part of the hardness [R] (f64), no NaN'),
+  lossInput('bbox_loss', 'the regression part of the hardness [R] (f64), no NaN'),
+];
+
+/** The inputs' value checks shared by ohem_select and (for rois and labels) nothing else. */
+const checkSelect = (v: { inputs: Readonly<Record<string, Tensor>>; dims: Readonly<Record<string, number>> }): Result<void> => {
+  const rois = v.inputs.rois;
+  const fin = checkFinite('rois', rois);
+  if (E.isLeft(fin)) return fin;
+  for (let i = 0; i < v.dims.R; i++)
+    if (Math.trunc(rois.data[i * 5]) < 0) return E.left(rangeError('rois', `row ${i} has batch index ${rois.data[i * 5]} < 0`));
+  const lab = checkIntegerValues('labels', v.inputs.labels, 0, Infinity, 'class id');
+  if (E.isLeft(lab)) return lab;
+  for (const name of ['loss', 'cls_loss', 'bbox_loss'])
+    if (v.inputs[name]) {
+      const ok = checkNoNaN(name, v.inputs[name]);
+      if (E.isLeft(ok)) return ok;
+    }
+  return E.right(undefined);
+};
+
+/** Runs the request's dialect on its validated attrs and data. */
+export const runDialect = (attrs: Readonly<Record<string, unknown>>, data: SelectData): Int32Array =>
+  DIALECT_DEFS[attrs.dialect as Dialect].select(data, attrs as never);
+
+export const selectDef: OpDef<SelectAttrs, { readonly hard_inds: Tensor<'int32'> }> = {
+  name: 'ohem_select',
+  version: 2,
+  summary: 'the hard RoIs: NMS by (image, label) over the hardness, then the top B (caffe-ohem), or another implementation\'s rule',
+  doc: 'docs/mining.md#selection',
+  inputs: SELECT_INPUTS,
+  attrs: [DIALECT_ATTR],
+  variants: [dialectVariant()],
+  outputs: [
+    {
+      name: 'hard_inds',
+      dtype: 'int32',
+      shape: ['R'],
+      bounded: true,
+      tolerance: exact('integer RoI indices: exact (ties are compared under the declared ties rule, which both sides apply; docs/mining.md §2 fixes every order)'),
+      doc: 'RoI indices, in the dialect\'s order',
+    },
+  ],
+  kernels: [],
+  check: checkSelect,
+  run: (v) => {
+    const f = (n: string) => v.inputs[n]?.data ?? null;
+    const hard = runDialect(v.attrs, { R: v.dims.R, loss: f('loss'), rois: f('rois')!, labels: Float32Array.from(v.inputs.labels.data), cls: f('cls_loss'), bbox: f('bbox_loss') });
+    return E.right({ hard_inds: adoptTensor('int32', [hard.length], hard) });
+  },
 };
 
 /** `ohem_select`: the hard RoIs' indices under the chosen dialect (docs/mining.md §2). */
-export const selectHard = (inputs: SelectInputs, attrs: SelectAttrs = {}): Result<{ readonly hard_inds: Tensor<'int32'> }> => {
-  const ins = (inputs ?? {}) as Partial<SelectInputs>;
-  const env = new Map<string, number>();
-  const rois = checkTensor('rois', ins.rois, ['R', 5], F, env);
-  if (E.isLeft(rois)) return rois;
-  const roisFin = checkFinite('rois', rois.right);
-  if (E.isLeft(roisFin)) return roisFin;
-  const R = env.get('R')!;
-  for (let i = 0; i < R; i++)
-    if (Math.trunc(rois.right.data[i * 5]) < 0) return E.left(rangeError('rois', `row ${i} has batch index ${rois.right.data[i * 5]} < 0`));
-  const labels = checkTensor('labels', ins.labels, ['R'], [...F, 'int32'], env);
-  if (E.isLeft(labels)) return labels;
-  const labOk = checkIntegerValues('labels', labels.right, 0, Infinity, 'class id');
-  if (E.isLeft(labOk)) return labOk;
-  const d = dialectAttrs(attrs ?? {});
-  if (E.isLeft(d)) return d;
-  const loss: Record<string, ArrayLike<number> | null> = { loss: null, cls_loss: null, bbox_loss: null };
-  for (const name of needs(d.right)) {
-    const t = checkTensor(name, ins[name], ['R'], F, env);
-    if (E.isLeft(t)) return t;
-    const ok = checkNoNaN(name, t.right);
-    if (E.isLeft(ok)) return ok;
-    loss[name] = t.right.data;
-  }
-  // Boxes and labels as the float32 blobs the original holds.
-  const f32 = (t: Tensor) => (t.dtype === 'float32' ? t.data : Float32Array.from(t.data));
-  const data: SelectData = {
-    R,
-    loss: loss.loss,
-    rois: f32(rois.right),
-    labels: f32(labels.right),
-    cls: loss.cls_loss,
-    bbox: loss.bbox_loss,
-  };
-  const hard = runDialect(d.right, data);
-  return E.right({ hard_inds: adoptTensor('int32', [hard.length], hard) });
-};
+export const selectHard = opFn<SelectInputs, SelectAttrs, { readonly hard_inds: Tensor<'int32'> }>(selectDef, () => referenceKernels);

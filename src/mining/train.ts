@@ -6,10 +6,11 @@
  * multipliers: weights lr 1 / decay 1, biases lr 2 / decay 0.
  */
 import * as E from 'fp-ts/lib/Either.js';
-import { type Result, type Tensor, adoptTensor, allocate, checkInt, checkNumber, rangeError } from '../core/index.js';
+import { sequenceS } from 'fp-ts/lib/Apply.js';
+import { type OhemError, type Result, type Tensor, adoptTensor, allocate, checkInt, checkNumber, rangeError, relabel } from '../core/internal.js';
 import { sgdUpdate, stepLearningRate } from '../ops/sgd.js';
-import { PARAM_NAMES, type HeadParams, type ParamName } from './head.js';
-import { ohemStep, type StepBatch, type StepConfig, type StepMasks, type StepResult } from './ohemStep.js';
+import { PARAM_NAMES, type ParamName } from './head.js';
+import { ohemStep, type HeadParams, type StepBatch, type StepConfig, type StepMasks, type StepResult } from './ohemStep.js';
 
 export interface SolverConfig {
   readonly base_lr: number;
@@ -63,24 +64,23 @@ export const solverStep =
     // Every setting is checked before any pass, and named as the solver's (float32-representable,
     // as Caffe holds them in floats).
     const FMAX = 3.4028234663852886e38;
-    const settings = {
+    const settings = sequenceS(E.Apply)({
       base_lr: checkNumber('solver.base_lr', solver.base_lr, 0, FMAX),
       gamma: checkNumber('solver.gamma', solver.gamma ?? 0.1, -FMAX, FMAX),
       stepsize: checkInt('solver.stepsize', solver.stepsize ?? 30000, 1),
       momentum: checkNumber('solver.momentum', solver.momentum ?? 0.9, -FMAX, FMAX),
       weight_decay: checkNumber('solver.weight_decay', solver.weight_decay ?? 0.0005, -FMAX, FMAX),
-    };
-    for (const c of Object.values(settings)) if (E.isLeft(c)) return c;
-    const mom = settings.momentum as E.Right<number>;
-    const wd = settings.weight_decay as E.Right<number>;
-    const lr = stepLearningRate(solver.base_lr, solver.gamma ?? 0.1, solver.stepsize ?? 30000, state.iter);
-    if (E.isLeft(lr)) return E.left({ ...lr.left, input: `solver.${lr.left.input}`, message: `solver.${lr.left.message}` });
+    });
+    if (E.isLeft(settings)) return settings;
+    const { momentum: mom, weight_decay: wd } = settings.right;
+    const lr = E.mapLeft((e: OhemError) => relabel(e, `solver.${e.input}`))(stepLearningRate(settings.right.base_lr, settings.right.gamma, settings.right.stepsize, state.iter));
+    if (E.isLeft(lr)) return lr;
     // Products Caffe forms in float (local rate and decay) must stay finite too.
     for (const p of PARAM_NAMES) {
       if (!Number.isFinite(Math.fround(Math.fround(lr.right) * MULTIPLIERS[p].lr_mult)))
         return E.left(rangeError('solver.base_lr', `${solver.base_lr} times lr_mult ${MULTIPLIERS[p].lr_mult} overflows float32`));
-      if (!Number.isFinite(Math.fround(Math.fround(wd.right) * MULTIPLIERS[p].decay_mult)))
-        return E.left(rangeError('solver.weight_decay', `${wd.right} times decay_mult ${MULTIPLIERS[p].decay_mult} overflows float32`));
+      if (!Number.isFinite(Math.fround(Math.fround(wd) * MULTIPLIERS[p].decay_mult)))
+        return E.left(rangeError('solver.weight_decay', `${wd} times decay_mult ${MULTIPLIERS[p].decay_mult} overflows float32`));
     }
     const passes: StepResult[] = [];
     const sums = {} as Record<ParamName, Float32Array>;
@@ -102,8 +102,8 @@ export const solverStep =
         { param: state.params[p], grad: adoptTensor('float32', state.params[p].shape, sums[p]), history: state.history[p] },
         {
           lr: lr.right,
-          momentum: mom.right,
-          weight_decay: wd.right,
+          momentum: mom,
+          weight_decay: wd,
           iter_size: iterSize.right,
           ...MULTIPLIERS[p],
         },

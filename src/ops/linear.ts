@@ -1,5 +1,5 @@
 /**
- * InnerProduct (SPEC §8.1): y = x·Wᵀ + b with W of shape (M, K) (out, in), and its backward.
+ * InnerProduct (SPEC §8.1, docs/semantics.md §5): y = x·Wᵀ + b with W of shape (M, K) (out, in), and its backward.
  *
  * The one kernel is `matmulNT`: C[p, s] = Σ_q A[p, q]·B[s, q], both operands row-major with the
  * reduction axis contiguous. It is register-blocked 4×4 (16 float64 accumulators, 8 loads per
@@ -9,17 +9,9 @@
  * order, so a port is compared with a tolerance that scales with Σ|x·w| (see properties).
  */
 import * as E from 'fp-ts/lib/Either.js';
-import {
-  type Result,
-  type Tensor,
-  adoptTensor,
-  checkTensor,
-  checkFinite,
-  engineLeft,
-  firstLeft,
-  isEngineError,
-  valueError,
-} from '../core/index.js';
+import { type Result, type Tensor, adoptTensor, checkFinite, valueError } from '../core/internal.js';
+import { type InputDef, type OpDef, type Tolerance, opFn } from './def.js';
+import { referenceKernels } from './kernels.js';
 
 type Num = ArrayLike<number>;
 
@@ -112,102 +104,42 @@ export const transpose = (a: Num, rows: number, cols: number): Float32Array => {
   return out;
 };
 
-/** A float32 output that overflowed although its inputs were finite is an error, not a silent Inf/NaN. */
-const finiteOutput = (name: string, t: Tensor<'float32'>): Result<Tensor<'float32'>> => {
-  const d = t.data;
-  for (let i = 0; i < d.length; i++)
-    if (!Number.isFinite(d[i])) return E.left(valueError(name, `element ${i} overflowed float32 (${d[i]}) from finite inputs`));
-  return E.right(t);
-};
+// ---------------------------------------------------------------- the kernels
 
-const F = ['float32', 'float64'] as const;
+/** A dense forward job: y [R, M] = x [R, K]·wᵀ + b on validated float32 data. */
+export interface LinearJob {
+  readonly x: Float32Array;
+  readonly w: Float32Array;
+  readonly b: Float32Array;
+  readonly R: number;
+  readonly K: number;
+  readonly M: number;
+}
+/** A dense backward job: dx [R, K], dw [M, K], db [M] from x [R, K], w [M, K], dy [R, M]. */
+export interface LinearBackwardJob {
+  readonly x: Float32Array;
+  readonly w: Float32Array;
+  readonly dy: Float32Array;
+  readonly R: number;
+  readonly K: number;
+  readonly M: number;
+}
+export interface LinearGrads {
+  readonly dx: Float32Array;
+  readonly dw: Float32Array;
+  readonly db: Float32Array;
+}
 
-/** A dense forward kernel: y [R, M] = x [R, K]·wᵀ + b on validated float32 data (the head's engine signature). */
-export type LinearKernel = (x: ArrayLike<number>, w: ArrayLike<number>, b: ArrayLike<number>, R: number, K: number, M: number) => Float32Array;
-/** A dense backward kernel: dx [R, K], dw [M, K], db [M] from x [R, K], w [M, K], dy [R, M]. */
-export type LinearBackwardKernel = (
-  x: ArrayLike<number>,
-  w: ArrayLike<number>,
-  dy: ArrayLike<number>,
-  R: number,
-  K: number,
-  M: number,
-) => { dx: Float32Array; dw: Float32Array; db: Float32Array };
-
-/** Runs a kernel; an engine failure it throws (a gpu.js backend's) becomes a Left naming `backend`. */
-const runKernel = <A>(f: () => A): Result<A> => {
-  try {
-    return E.right(f());
-  } catch (e) {
-    if (isEngineError(e)) return E.left(engineLeft(e));
-    throw e;
-  }
-};
-
-/** The `linear` op around any forward kernel: one validation, one set of Lefts, whatever multiplies. */
-export const linearWith =
-  (kernel: LinearKernel) =>
-  (inputs: { readonly x: Tensor; readonly w: Tensor; readonly b: Tensor }): Result<{ readonly y: Tensor<'float32'> }> => {
-    const env = new Map<string, number>();
-    const bad = firstLeft(
-      checkTensor('x', inputs.x, ['R', 'K'], F, env),
-      checkTensor('w', inputs.w, ['M', 'K'], F, env),
-      checkTensor('b', inputs.b, ['M'], F, env),
-    );
-    if (E.isLeft(bad)) return bad;
-    const fin = firstLeft(checkFinite('x', inputs.x), checkFinite('w', inputs.w), checkFinite('b', inputs.b));
-    if (E.isLeft(fin)) return fin;
-    const R = env.get('R')!, K = env.get('K')!, M = env.get('M')!;
-    const y = runKernel(() => kernel(f32(inputs.x.data), f32(inputs.w.data), f32(inputs.b.data), R, K, M));
-    if (E.isLeft(y)) return y;
-    return E.map((t: Tensor<'float32'>) => ({ y: t }))(finiteOutput('y', adoptTensor('float32', [R, M], y.right)));
-  };
-
-/** y = x·Wᵀ + b (SPEC §8.1). x [R, K], w [M, K], b [M] → y [R, M] float32. */
-export const linear = linearWith((x, w, b, R, K, M) => matmulNT(x, w, R, K, M, b));
+/** y = x·Wᵀ + b (SPEC §8.1): the reference kernel. */
+export const linearKernel = (j: LinearJob): Result<Float32Array> => E.right(matmulNT(j.x, j.w, j.R, j.K, j.M, j.b));
 
 /**
- * Backward of `linear` for dy [R, M] (SPEC §8.1): dx = dy·W [R, K], dW = dyᵀ·x [M, K],
- * db = Σ_r dy [M]. These are one pass's gradients; Caffe accumulates them into the param diff
- * (beta = 1) across sharers and iter_size — the caller sums, this function does not.
+ * The backward on validated float32 data (SPEC §8.1): dx = dy·W [R, K], dW = dyᵀ·x [M, K],
+ * db = Σ_r dy [M], each sum in float64 stored once. These are one pass's gradients; Caffe
+ * accumulates them into the param diff (beta = 1) across sharers and iter_size — the caller sums.
  */
-export const linearBackwardWith =
-  (kernel: LinearBackwardKernel) =>
-  (inputs: {
-    readonly x: Tensor;
-    readonly w: Tensor;
-    readonly dy: Tensor;
-  }): Result<{ readonly dx: Tensor<'float32'>; readonly dw: Tensor<'float32'>; readonly db: Tensor<'float32'> }> => {
-    const env = new Map<string, number>();
-    const bad = firstLeft(
-      checkTensor('x', inputs.x, ['R', 'K'], F, env),
-      checkTensor('w', inputs.w, ['M', 'K'], F, env),
-      checkTensor('dy', inputs.dy, ['R', 'M'], F, env),
-    );
-    if (E.isLeft(bad)) return bad;
-    const fin = firstLeft(checkFinite('x', inputs.x), checkFinite('w', inputs.w), checkFinite('dy', inputs.dy));
-    if (E.isLeft(fin)) return fin;
-    const R = env.get('R')!, K = env.get('K')!, M = env.get('M')!;
-    const g = runKernel(() => kernel(f32(inputs.x.data), f32(inputs.w.data), f32(inputs.dy.data), R, K, M));
-    if (E.isLeft(g)) return g;
-    const dx = adoptTensor('float32', [R, K], g.right.dx);
-    const dw = adoptTensor('float32', [M, K], g.right.dw);
-    const db = adoptTensor('float32', [M], g.right.db);
-    for (const [name, t] of [['dx', dx], ['dw', dw], ['db', db]] as const) {
-      const ok = finiteOutput(name, t);
-      if (E.isLeft(ok)) return ok;
-    }
-    return E.right({ dx, dw, db });
-  };
-
-/** The reference `linear_backward` (the 4×4-blocked kernel below). */
-export const linearBackward = linearBackwardWith((x, w, dy, R, K, M) => linearBackwardKernel(x, w, dy, R, K, M));
-
-/**
- * The backward on validated float32 data: dx = dy·W [R, K], dW = dyᵀ·x [M, K], db = Σ_r dy [M],
- * each sum in float64 stored once. The mining head calls it directly after validating once.
- */
-export const linearBackwardKernel: LinearBackwardKernel = (x, w, dy, R, K, M) => {
+export const linearBackwardKernel = (j: LinearBackwardJob): Result<LinearGrads> => {
+  const { x, w, dy, R, K, M } = j;
   const dyT = transpose(dy, R, M); // [M, R]
   const dx = matmulNT(dy, transpose(w, M, K), R, M, K);
   const dw = matmulNT(dyT, transpose(x, R, K), M, R, K);
@@ -217,9 +149,98 @@ export const linearBackwardKernel: LinearBackwardKernel = (x, w, dy, R, K, M) =>
     for (let r = 0; r < R; r++) s += dyT[m * R + r];
     db[m] = s;
   }
-  return { dx, dw, db };
+  return E.right({ dx, dw, db });
 };
 
-/** float64 inputs are rounded to float32 storage first (Caffe's blobs are float32). */
-const f32 = (d: ArrayLike<number>): ArrayLike<number> => (d instanceof Float32Array ? d : Float32Array.from(d));
+/** A float32 output that overflowed although its inputs were finite is an error, not a silent Inf/NaN. */
+export const finiteOutput = (name: string, d: ArrayLike<number>): Result<void> => {
+  for (let i = 0; i < d.length; i++)
+    if (!Number.isFinite(d[i])) return E.left(valueError(name, `element ${i} overflowed float32 (${d[i]}) from finite inputs`));
+  return E.right(undefined);
+};
 
+// ---------------------------------------------------------------- the defs
+
+const dense = (name: string, shape: readonly string[], doc: string): InputDef => ({ name, dtypes: ['float32'], accepts: ['float64'], read: 'float32', shape, doc });
+
+// Tolerance between two implementations that both accumulate in float64 (the reference and its
+// oracle: each sum in float64, one rounding to float32): only the summation order differs, an
+// error of about n·2^-53·Σ|x·w| in double, far below a float32 ulp. The stored float32 can then
+// differ only where that tiny double difference straddles a float32 rounding boundary: by one
+// ulp, which is at most 2^-23·|b| (rtol) — atol covers results that cancel to (near) zero, where
+// that double error, though tiny, is not small relative to |b|.
+const ONE_ULP: Tolerance = { atol: 1e-9, rtol: 2 ** -23, note: 'float64 sums in two orders, one float32 rounding: ≤ 1 ulp (+1e-9 for cancellation to ~0)' };
+
+const data32 = (t: Tensor): Float32Array => t.data as unknown as Float32Array;
+
+const checkAllFinite = (v: { inputs: Readonly<Record<string, Tensor>> }, names: readonly string[]): Result<void> => {
+  for (const n of names) {
+    const f = checkFinite(n, v.inputs[n]);
+    if (E.isLeft(f)) return f;
+  }
+  return E.right(undefined);
+};
+
+export interface LinearInputs {
+  readonly x: Tensor;
+  readonly w: Tensor;
+  readonly b: Tensor;
+}
+export interface LinearBackwardInputs {
+  readonly x: Tensor;
+  readonly w: Tensor;
+  readonly dy: Tensor;
+}
+
+export const linearDef: OpDef<Record<string, never>, { readonly y: Tensor<'float32'> }> = {
+  name: 'linear',
+  version: 1,
+  summary: 'InnerProduct: y = x·Wᵀ + b',
+  doc: 'docs/semantics.md#innerproduct',
+  inputs: [dense('x', ['R', 'K'], 'the input rows [R, K]'), dense('w', ['M', 'K'], 'the weights [M, K] (out, in)'), dense('b', ['M'], 'the bias [M]')],
+  attrs: [],
+  outputs: [{ name: 'y', dtype: 'float32', shape: ['R', 'M'], tolerance: ONE_ULP, doc: 'y [R, M], each sum accumulated in float64 and stored once' }],
+  kernels: ['linear'],
+  check: (v) => checkAllFinite(v, ['x', 'w', 'b']),
+  run: (v, k) => {
+    const { R, K, M } = v.dims;
+    const y = k.linear({ x: data32(v.inputs.x), w: data32(v.inputs.w), b: data32(v.inputs.b), R, K, M });
+    if (E.isLeft(y)) return y;
+    const fin = finiteOutput('y', y.right);
+    return E.isLeft(fin) ? fin : E.right({ y: adoptTensor('float32', [R, M], y.right) });
+  },
+};
+
+export const linearBackwardDef: OpDef<Record<string, never>, { readonly dx: Tensor<'float32'>; readonly dw: Tensor<'float32'>; readonly db: Tensor<'float32'> }> = {
+  name: 'linear_backward',
+  version: 1,
+  summary: 'the gradients of linear for a given dy: dx = dy·W, dW = dyᵀ·x, db = Σ dy (one pass; the caller accumulates)',
+  doc: 'docs/semantics.md#innerproduct',
+  inputs: [dense('x', ['R', 'K'], 'the forward\'s input [R, K]'), dense('w', ['M', 'K'], 'the weights [M, K]'), dense('dy', ['R', 'M'], 'the gradient of y [R, M]')],
+  attrs: [],
+  outputs: [
+    { name: 'dx', dtype: 'float32', shape: ['R', 'K'], tolerance: ONE_ULP, doc: 'dy·W' },
+    { name: 'dw', dtype: 'float32', shape: ['M', 'K'], tolerance: ONE_ULP, doc: 'dyᵀ·x' },
+    { name: 'db', dtype: 'float32', shape: ['M'], tolerance: ONE_ULP, doc: 'Σ_r dy' },
+  ],
+  kernels: ['linearBackward'],
+  check: (v) => checkAllFinite(v, ['x', 'w', 'dy']),
+  run: (v, k) => {
+    const { R, K, M } = v.dims;
+    const g = k.linearBackward({ x: data32(v.inputs.x), w: data32(v.inputs.w), dy: data32(v.inputs.dy), R, K, M });
+    if (E.isLeft(g)) return g;
+    for (const [name, d] of [['dx', g.right.dx], ['dw', g.right.dw], ['db', g.right.db]] as const) {
+      const ok = finiteOutput(name, d);
+      if (E.isLeft(ok)) return ok;
+    }
+    return E.right({ dx: adoptTensor('float32', [R, K], g.right.dx), dw: adoptTensor('float32', [M, K], g.right.dw), db: adoptTensor('float32', [M], g.right.db) });
+  },
+};
+
+/** y = x·Wᵀ + b (SPEC §8.1). x [R, K], w [M, K], b [M] → y [R, M] float32. */
+export const linear = opFn<LinearInputs, Record<string, never>, { readonly y: Tensor<'float32'> }>(linearDef, () => referenceKernels);
+/** Backward of `linear` for dy [R, M] (SPEC §8.1). */
+export const linearBackward = opFn<LinearBackwardInputs, Record<string, never>, { readonly dx: Tensor<'float32'>; readonly dw: Tensor<'float32'>; readonly db: Tensor<'float32'> }>(
+  linearBackwardDef,
+  () => referenceKernels,
+);

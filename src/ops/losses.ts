@@ -5,24 +5,13 @@
  * in float64 and stored once (DESIGN.md).
  */
 import * as E from 'fp-ts/lib/Either.js';
-import {
-  type Result,
-  type Tensor,
-  FLT_MIN,
-  adoptTensor,
-  allocate,
-  checkEnum,
-  checkFinite,
-  checkInt,
-  checkNumber,
-  checkTensor,
-  rangeError,
-  shapeError,
-  valueError,
-} from '../core/index.js';
-import { asFloat32, checkScores, softmaxRows } from './activations.js';
+import { type Result, type Tensor, FLT_MIN, adoptTensor, allocate, checkFinite, rangeError, shapeError, valueError } from '../core/internal.js';
+import { type AttrDef, type InputDef, type OpDef, type Tolerance, opFn } from './def.js';
+import { referenceKernels } from './kernels.js';
+import { PROB_TOLERANCE, checkScores, scoresInput, softmaxRows } from './activations.js';
 
-const FLOAT = ['float32', 'float64'] as const;
+const U = 2 ** -24; // float32 unit roundoff
+const data32 = (t: Tensor): Float32Array => t.data as unknown as Float32Array;
 
 // ------------------------------------------------------------------------------ SoftmaxWithLoss
 
@@ -33,15 +22,22 @@ export interface SoftmaxCEAttrs {
   /** Caffe `LossParameter.normalization` (default VALID, SPEC §7). */
   readonly normalization: Normalization;
   /** Caffe `ignore_label`: absent (undefined or null) means no label is ignored. */
-  readonly ignore_label?: number | null;
+  readonly ignore_label: number | null;
 }
-export const SOFTMAX_CE_DEFAULTS: SoftmaxCEAttrs = Object.freeze({ normalization: 'valid' as Normalization });
+
+/** Caffe's LossParameter.normalization, shared with ohem_step. */
+export const NORMALIZATION_ATTR: AttrDef = {
+  name: 'normalization',
+  domain: { kind: 'enum', values: NORMALIZATIONS },
+  default: 'valid',
+  doc: 'the divisor Z of the summed loss: valid (non-ignored rows), batch_size and full (R), none (1); floored at 1',
+};
 
 /** −ln(FLT_MIN) = 126·ln 2 ≈ 87.3365: the largest per-sample loss SoftmaxWithLoss can report. */
 export const MAX_SOFTMAX_SAMPLE_LOSS = Math.fround(-Math.log(FLT_MIN));
 
 /**
- * Caffe SoftmaxWithLoss over scores [R, K] with labels [R] (protocol op `softmax_loss`, SPEC §7):
+ * Caffe SoftmaxWithLoss over validated float32 scores [R, K] with labels [R] (SPEC §7):
  *
  *   p = softmax(scores) (row-wise, float32, §7)
  *   ℓ_i = fl32(−ln(max(p[i, y_i], FLT_MIN)))                 (Caffe's GPU kernel: logf of a float)
@@ -51,46 +47,22 @@ export const MAX_SOFTMAX_SAMPLE_LOSS = Math.fround(-Math.log(FLT_MIN));
  * with Z = max(1, n): n = number of non-ignored rows (valid), R (batch_size; and full, since
  * Caffe's outer·inner = R·1 here — not R·K), 1 (none). The gradient uses the UNclamped p: a
  * probability that underflowed to 0 gives loss 87.3365 per sample and gradient −1/Z in the label
- * column. Labels are class ids stored as floats: each must be an integer in [0, K) or equal to
- * ignore_label (Caffe would truncate a fractional label; we refuse it). R = 0 is allowed (loss 0).
+ * column. Labels are integer class ids in [0, K) or the ignore label.
  */
-export const softmaxCE = (
-  inputs: { readonly scores: Tensor; readonly labels: Tensor },
-  attrs: Partial<SoftmaxCEAttrs> = {},
-): Result<{ readonly loss: Tensor<'float32'>; readonly prob: Tensor<'float32'>; readonly scores_grad: Tensor<'float32'> }> => {
-  const xs = (inputs ?? {}) as { scores?: unknown; labels?: unknown };
-  const a = (attrs ?? {}) as Partial<Record<keyof SoftmaxCEAttrs, unknown>>;
-  const env = new Map<string, number>();
-  const cs = checkScores('scores', xs.scores, env);
-  if (E.isLeft(cs)) return cs;
-  const cl = checkTensor('labels', xs.labels, ['R'], ['float32', 'float64', 'int32'], env);
-  if (E.isLeft(cl)) return cl;
-  const cn = checkEnum('attrs.normalization', a.normalization ?? SOFTMAX_CE_DEFAULTS.normalization, NORMALIZATIONS);
-  if (E.isLeft(cn)) return cn;
-  let ignore: number | undefined;
-  if (a.ignore_label !== undefined && a.ignore_label !== null) {
-    // Caffe's ignore_label is an int32 field.
-    const ci = checkInt('attrs.ignore_label', a.ignore_label, -2147483648, 2147483647);
-    if (E.isLeft(ci)) return ci;
-    ignore = ci.right;
-  }
-  const [R, K] = cs.right.shape;
-  const labels = cl.right.data;
-  for (let i = 0; i < R; i++) {
-    const v = labels[i];
-    if (!Number.isInteger(v)) return E.left(valueError('labels', `element ${i} is ${v}, not an integer class id`));
-    if (v === ignore) continue;
-    if (v < 0 || v >= K)
-      return E.left(rangeError('labels', `element ${i} is ${v}, outside [0, ${K})${ignore === undefined ? '' : ` and not the ignore_label ${ignore}`}`));
-  }
-
-  const p = softmaxRows(cs.right.data, R, K);
+export const softmaxLossRaw = (
+  scores: ArrayLike<number>,
+  labels: ArrayLike<number>,
+  R: number,
+  K: number,
+  normalization: Normalization,
+  ignore: number | null,
+): { loss: number; prob: Float32Array; grad: Float32Array } => {
+  const p = softmaxRows(scores, R, K);
   let valid = 0;
   for (let i = 0; i < R; i++) if (labels[i] !== ignore) valid++;
-  const n = cn.right === 'valid' ? valid : cn.right === 'none' ? 1 : R; // batch_size and full: R (§7)
+  const n = normalization === 'valid' ? valid : normalization === 'none' ? 1 : R; // batch_size and full: R (§7)
   const Z = Math.max(1, n);
   const scale = Math.fround(1 / Z); // Caffe: loss_weight = top_diff / normalizer, a float
-
   let sum = 0; // from +0: an all-ignored batch reports +0
   const g = allocate('float32', R * K);
   for (let i = 0; i < R; i++) {
@@ -103,13 +75,80 @@ export const softmaxCE = (
       g[o + k] = d * scale; // the store rounds: fl32(d · fl32(1/Z))
     }
   }
-  const loss = Math.fround(Math.fround(sum) / Z);
-  return E.right({
-    loss: adoptTensor('float32', [], Float32Array.of(loss)),
-    prob: adoptTensor('float32', [R, K], p),
-    scores_grad: adoptTensor('float32', [R, K], g),
-  });
+  return { loss: Math.fround(Math.fround(sum) / Z), prob: p, grad: g };
 };
+
+/** Every label an integer class id in [0, K) or the ignore label (Caffe would truncate a fractional one; we refuse it). */
+export const checkLabels = (labels: Tensor, K: number, ignore: number | null): Result<void> => {
+  const d = labels.data;
+  for (let i = 0; i < d.length; i++) {
+    const v = d[i];
+    if (!Number.isInteger(v)) return E.left(valueError('labels', `element ${i} is ${v}, not an integer class id`));
+    if (v === ignore) continue;
+    if (v < 0 || v >= K) return E.left(rangeError('labels', `element ${i} is ${v}, outside [0, ${K})${ignore === null ? '' : ` and not the ignore_label ${ignore}`}`));
+  }
+  return E.right(undefined);
+};
+
+/** Labels [R]: float32 class ids (integers in value), as Caffe's blobs hold them. */
+export const labelsInput = (doc: string): InputDef => ({ name: 'labels', dtypes: ['float32'], accepts: ['float64', 'int32'], read: 'as-is', shape: ['R'], doc });
+
+export const softmaxLossDef: OpDef<SoftmaxCEAttrs, { readonly loss: Tensor<'float32'>; readonly prob: Tensor<'float32'>; readonly scores_grad: Tensor<'float32'> }> = {
+  name: 'softmax_loss',
+  version: 1,
+  summary: 'Caffe SoftmaxWithLoss: the normalised cross-entropy with the FLT_MIN clamp, its probabilities and its gradient',
+  doc: 'docs/semantics.md#softmaxwithloss',
+  inputs: [scoresInput('scores', 'the class scores [R, K], finite, K ≥ 1'), labelsInput('class ids [R], integers in [0, K) or the ignore_label')],
+  attrs: [
+    NORMALIZATION_ATTR,
+    // Caffe's ignore_label is an int32 field.
+    { name: 'ignore_label', domain: { kind: 'int', min: -2147483648, max: 2147483647 }, default: null, doc: 'a label whose rows count for nothing (absent: none)' },
+  ],
+  outputs: [
+    // ℓ_i = −ln max(p, FLT_MIN): Δℓ ≤ Δp/p ≤ 8u per valid row (absolute); the reference rounds
+    // each ℓ to float32 (Caffe's logf; u·ℓ each, ≤ u·L after /Z) where the oracle keeps doubles,
+    // and each side rounds the total once or twice. |ΔL| ≤ n·8u/Z + 3u·L ≤ 8·8u + 3u·L for R ≤ 8
+    // ('none' has Z = 1): atol 4e-6, rtol 4u. Clamped rows (87.3365) differ only by that rounding.
+    {
+      name: 'loss',
+      dtype: 'float32',
+      shape: [],
+      tolerance: { atol: 4e-6, rtol: 4 * U, note: 'per-row ln p off by ≤ 8u absolute (≤ 8 rows, Z ≥ 1), per-term float32 rounding (Caffe logf) and total rounding ≤ 3u·L' },
+      doc: 'the normalised loss (a scalar)',
+    },
+    { name: 'prob', dtype: 'float32', shape: ['R', 'K'], tolerance: PROB_TOLERANCE, doc: 'softmax(scores)' },
+    // g = fl32(fl32(p − [k=y])·fl32(1/Z)): the p difference (≤ 8u·p ≤ 8u ≈ 4.8e-7, in absolute
+    // terms because p − 1 can cancel to ~0) scaled by 1/Z ≤ 1, plus two roundings of g itself.
+    {
+      name: 'scores_grad',
+      dtype: 'float32',
+      shape: ['R', 'K'],
+      tolerance: { atol: 5e-7, rtol: 4 * U, note: 'Δp ≤ 8u absolute (p − 1 cancels, so absolute) times 1/Z ≤ 1, plus the two float32 roundings of the gradient' },
+      doc: 'd loss / d scores for a top gradient of 1 (unclamped p)',
+    },
+  ],
+  kernels: [],
+  check: (v) => {
+    const s = checkScores('scores', v.inputs.scores);
+    return E.isLeft(s) ? s : checkLabels(v.inputs.labels, v.dims.K, v.attrs.ignore_label);
+  },
+  run: (v) => {
+    const { R, K } = v.dims;
+    const r = softmaxLossRaw(data32(v.inputs.scores), v.inputs.labels.data, R, K, v.attrs.normalization, v.attrs.ignore_label);
+    return E.right({
+      loss: adoptTensor('float32', [], Float32Array.of(r.loss)),
+      prob: adoptTensor('float32', [R, K], r.prob),
+      scores_grad: adoptTensor('float32', [R, K], r.grad),
+    });
+  },
+};
+
+/** Caffe SoftmaxWithLoss over scores [R, K] with labels [R] (protocol op `softmax_loss`, SPEC §7). */
+export const softmaxCE = opFn<
+  { readonly scores: Tensor; readonly labels: Tensor },
+  SoftmaxCEAttrs,
+  { readonly loss: Tensor<'float32'>; readonly prob: Tensor<'float32'>; readonly scores_grad: Tensor<'float32'> }
+>(softmaxLossDef, () => referenceKernels);
 
 // --------------------------------------------------------------------------------- SmoothL1Loss
 
@@ -117,12 +156,26 @@ export interface SmoothL1Attrs {
   /** Caffe `SmoothL1LossParameter.sigma`, a float, default 1 (OHEM sets none). */
   readonly sigma: number;
 }
-export const SMOOTH_L1_DEFAULTS: SmoothL1Attrs = Object.freeze({ sigma: 1 });
+
+/** Caffe's SmoothL1LossParameter.sigma, shared with ohem_step. */
+export const SIGMA_ATTR: AttrDef = {
+  name: 'sigma',
+  domain: { kind: 'number', min: 0, minOpen: true },
+  default: 1,
+  doc: 'the smooth-L1 kink is at 1/σ² (OHEM sets none: 1); σ² is a float32 and must be positive and finite',
+};
+
+/** σ² = fl32(σ·σ), as Caffe's `sigma2_` float; a Left naming `input` when it is 0 or ∞. */
+export const sigma2Of = (sigma: number, input = 'attrs.sigma'): Result<number> => {
+  const s32 = Math.fround(sigma);
+  const s2 = Math.fround(s32 * s32);
+  return s2 > 0 && Number.isFinite(s2) ? E.right(s2) : E.left(rangeError(input, `is ${sigma}: sigma² is ${s2} in float32, it must be positive and finite`));
+};
 
 /**
- * caffe-fast-rcnn's GPU SmoothL1Loss (protocol op `smooth_l1_loss`, SPEC §6), for a top gradient 1:
+ * caffe-fast-rcnn's GPU SmoothL1Loss on validated float32 [R, D] arrays (SPEC §6), for a top
+ * gradient 1:
  *
- *   σ² = fl32(σ·σ)                                   (sigma2_ is a float)
  *   d_k = fl32(w_in_k · fl32(pred_k − target_k))      inside weights act BEFORE f
  *   f(d) = 0.5·σ²·d² if |d| < 1/σ² else |d| − 0.5/σ²  (comparison, constants and value in double, stored float)
  *   e_k = fl32(w_out_k · f(d_k))                      outside weights act AFTER f
@@ -131,39 +184,21 @@ export const SMOOTH_L1_DEFAULTS: SmoothL1Attrs = Object.freeze({ sigma: 1 });
  *   f'(d) = fl32(σ²·d) if |d| < 1/σ² else sign(d)
  *
  * (the backward kernel writes f' into diff_, then axpby scales by top_diff/num, then two
- * element-wise products with the weights, in that order). All four inputs are [R, D], finite;
- * R ≥ 1 (Caffe divides by num).
+ * element-wise products with the weights, in that order). An overflow to ±∞ of any float32
+ * step is a Left naming the input to blame, by smooth_l1_loss's input names.
  */
-export const smoothL1 = (
-  inputs: { readonly pred: Tensor; readonly target: Tensor; readonly inside_w: Tensor; readonly outside_w: Tensor },
-  attrs: Partial<SmoothL1Attrs> = {},
-): Result<{ readonly loss: Tensor<'float32'>; readonly pred_grad: Tensor<'float32'> }> => {
-  const xs = (inputs ?? {}) as Partial<Record<'pred' | 'target' | 'inside_w' | 'outside_w', unknown>>;
-  const a = (attrs ?? {}) as Partial<Record<keyof SmoothL1Attrs, unknown>>;
-  const env = new Map<string, number>();
-  const arrays: Tensor<'float32'>[] = [];
-  for (const name of ['pred', 'target', 'inside_w', 'outside_w'] as const) {
-    const c = checkTensor(name, xs[name], ['R', 'D'], FLOAT, env);
-    if (E.isLeft(c)) return c;
-    const f = asFloat32(c.right);
-    const fin = checkFinite(name, f);
-    if (E.isLeft(fin)) return fin;
-    arrays.push(f);
-  }
-  const [R, D] = arrays[0].shape;
-  if (R < 1) return E.left(shapeError('pred', `has shape [${R}, ${D}]: the loss is divided by the number of rows, which must be ≥ 1`));
-  const cs = checkNumber('attrs.sigma', a.sigma ?? SMOOTH_L1_DEFAULTS.sigma, 0, Infinity, { lo: true });
-  if (E.isLeft(cs)) return cs;
-  const s32 = Math.fround(cs.right);
-  const s2 = Math.fround(s32 * s32);
-  if (!(s2 > 0 && Number.isFinite(s2)))
-    return E.left(rangeError('attrs.sigma', `is ${cs.right}: sigma² is ${s2} in float32, it must be positive and finite`));
-
-  const [pred, target, win, wout] = arrays.map((t) => t.data);
+export const smoothL1Raw = (
+  pred: ArrayLike<number>,
+  target: ArrayLike<number>,
+  win: ArrayLike<number>,
+  wout: ArrayLike<number>,
+  R: number,
+  s2: number,
+): Result<{ loss: number; grad: Float32Array }> => {
   const kink = 1 / s2; // double, as the kernel's `1.0 / sigma2`
   const half = 0.5 / s2; // double, as `0.5 / sigma2`
   const alpha = Math.fround(1 / R); // top_diff / num, a float
-  const n = R * D;
+  const n = pred.length;
   const g = allocate('float32', n);
   let sum = 0;
   for (let k = 0; k < n; k++) {
@@ -186,9 +221,61 @@ export const smoothL1 = (
   }
   const total = Math.fround(sum);
   if (!Number.isFinite(total)) return E.left(valueError('pred', `the summed loss overflows float32`));
-  const loss = Math.fround(total / Math.fround(R)); // float / (float)num
-  return E.right({
-    loss: adoptTensor('float32', [], Float32Array.of(loss)),
-    pred_grad: adoptTensor('float32', [R, D], g),
-  });
+  return E.right({ loss: Math.fround(total / Math.fround(R)), grad: g }); // float / (float)num
 };
+
+const box = (name: string, doc: string): InputDef => ({ name, dtypes: ['float32'], accepts: ['float64'], read: 'float32', shape: ['R', 'D'], doc });
+
+export const smoothL1Def: OpDef<SmoothL1Attrs, { readonly loss: Tensor<'float32'>; readonly pred_grad: Tensor<'float32'> }> = {
+  name: 'smooth_l1_loss',
+  version: 1,
+  summary: 'caffe-fast-rcnn SmoothL1Loss: inside weights before f, outside weights after, divided by the number of rows',
+  doc: 'docs/semantics.md#smoothl1loss',
+  inputs: [
+    box('pred', 'the predictions [R, D], finite'),
+    box('target', 'the targets [R, D], finite'),
+    box('inside_w', 'the inside weights [R, D], finite'),
+    box('outside_w', 'the outside weights [R, D], finite'),
+  ],
+  attrs: [SIGMA_ATTR],
+  outputs: [
+    // Both sides compute the same e_k = fl32(w_out·fl32(f(d_k))) bit for bit (f in double from
+    // float32 d); weights ≥ 0 so e ≥ 0 and the float64 sums (another order) agree to ~n·2^-53.
+    // The reference stores fl32(fl32(Σ)/R) (Caffe: float dot, then float division), the oracle
+    // fl32(Σ/R): ≤ 3u apart; subnormal totals round absolutely (2^-150 per rounding).
+    { name: 'loss', dtype: 'float32', shape: [], tolerance: { atol: 1e-44, rtol: 4 * U, note: 'same e_k; fl32(fl32(Σ)/R) vs fl32(Σ/R): ≤ 3u; 1e-44 for subnormal totals' }, doc: 'Σ e / R (a scalar)' },
+    // Reference: fl32(fl32(fl32(fl32(1/R)·f')·w_in)·w_out) (Caffe's order: axpby then two muls);
+    // an implementation may apply 1/R last: three roundings in another order, ≤ 6u apart (equal
+    // when R is a power of 2). Subnormal products round absolutely: ≤ 8·2^-149 with |w| ≤ 2.
+    {
+      name: 'pred_grad',
+      dtype: 'float32',
+      shape: ['R', 'D'],
+      tolerance: { atol: 2e-44, rtol: 7 * U, note: 'three float32 products whose order may differ (1/R first in Caffe): ≤ 6u; 2e-44 for subnormals' },
+      doc: 'd loss / d pred for a top gradient of 1',
+    },
+  ],
+  kernels: [],
+  check: (v) => {
+    for (const name of ['pred', 'target', 'inside_w', 'outside_w']) {
+      const f = checkFinite(name, v.inputs[name]);
+      if (E.isLeft(f)) return f;
+    }
+    if (v.dims.R < 1) return E.left(shapeError('pred', `has shape [${v.dims.R}, ${v.dims.D}]: the loss is divided by the number of rows, which must be ≥ 1`));
+    return sigma2Of(v.attrs.sigma);
+  },
+  run: (v) => {
+    const { R, D } = v.dims;
+    const s2 = sigma2Of(v.attrs.sigma);
+    if (E.isLeft(s2)) return s2;
+    const r = smoothL1Raw(data32(v.inputs.pred), data32(v.inputs.target), data32(v.inputs.inside_w), data32(v.inputs.outside_w), R, s2.right);
+    return E.map((o: { loss: number; grad: Float32Array }) => ({ loss: adoptTensor('float32', [], Float32Array.of(o.loss)), pred_grad: adoptTensor('float32', [R, D], o.grad) }))(r);
+  },
+};
+
+/** caffe-fast-rcnn's GPU SmoothL1Loss (protocol op `smooth_l1_loss`, SPEC §6). */
+export const smoothL1 = opFn<
+  { readonly pred: Tensor; readonly target: Tensor; readonly inside_w: Tensor; readonly outside_w: Tensor },
+  SmoothL1Attrs,
+  { readonly loss: Tensor<'float32'>; readonly pred_grad: Tensor<'float32'> }
+>(smoothL1Def, () => referenceKernels);

@@ -1,24 +1,16 @@
 /**
  * Greedy non-maximum suppression, as Fast R-CNN / OHEM run it (SPEC §4; used per (image, label)
- * group by the mining layer, SPEC §2).
+ * group by the mining layer, SPEC §2). docs/semantics.md "nms".
  *
  * The reference default is the GPU NMS that OHEM uses (`gpu_nms`, kernel `devIoU`): +1 pixel
  * convention, every step in float32, suppress when IoU > fl32(threshold). The alternatives of the
  * other two original variants and of later libraries are attrs (SPEC §4 table, DIALECTS.md).
  */
 import * as E from 'fp-ts/lib/Either.js';
-import {
-  type Result,
-  Tensor,
-  adoptTensor,
-  checkEnum,
-  checkFinite,
-  checkNumber,
-  checkTensor,
-  fround,
-  rangeError,
-} from '../core/index.js';
-import { TIE_RULES, type TieRule, orderDescending } from './topK.js';
+import { type Result, type Tensor, adoptTensor, checkFinite, fround, rangeError } from '../core/internal.js';
+import { type AttrDef, type InputDef, type OpDef, exact, opFn } from './def.js';
+import { referenceKernels } from './kernels.js';
+import { TIES_ATTR, type TieRule, orderDescending } from './topK.js';
 
 /** `plus1`: extents are inclusive pixel counts, x2 − x1 + 1 (SPEC §4, pitfall 7); `continuous`: x2 − x1. */
 export type BoxConvention = 'plus1' | 'continuous';
@@ -26,10 +18,6 @@ export type BoxConvention = 'plus1' | 'continuous';
 export type SuppressRule = 'gt' | 'ge';
 /** `float32`: every arithmetic step rounded to float32 as `devIoU` does; `float64`: plain doubles. */
 export type NmsPrecision = 'float32' | 'float64';
-
-export const BOX_CONVENTIONS: readonly BoxConvention[] = ['plus1', 'continuous'];
-export const SUPPRESS_RULES: readonly SuppressRule[] = ['gt', 'ge'];
-export const NMS_PRECISIONS: readonly NmsPrecision[] = ['float32', 'float64'];
 
 export interface NmsAttrs {
   /** IoU threshold in [0, 1]; OHEM's TRAIN.OHEM_NMS_THRESH = 0.7 (SPEC §2.1). */
@@ -40,12 +28,75 @@ export interface NmsAttrs {
   readonly precision: NmsPrecision;
 }
 
-export const NMS_DEFAULTS: NmsAttrs = {
-  threshold: 0.7,
-  box_convention: 'plus1',
-  suppress: 'gt',
-  ties: 'index_desc',
-  precision: 'float32',
+/** The NMS conventions, shared by nms and the caffe-ohem selection (which names its threshold nms_threshold). */
+export const BOX_CONVENTION_ATTR: AttrDef = {
+  name: 'box_convention',
+  domain: { kind: 'enum', values: ['plus1', 'continuous'] },
+  default: 'plus1',
+  doc: 'plus1: extents are inclusive pixel counts x2 − x1 + 1 (Fast R-CNN); continuous: x2 − x1',
+};
+export const SUPPRESS_ATTR: AttrDef = {
+  name: 'suppress',
+  domain: { kind: 'enum', values: ['gt', 'ge'] },
+  default: 'gt',
+  doc: 'gt: IoU > fl32(threshold) (GPU and NumPy NMS, OHEM\'s); ge: IoU ≥ threshold as a double (Cython NMS)',
+};
+export const PRECISION_ATTR: AttrDef = {
+  name: 'precision',
+  domain: { kind: 'enum', values: ['float32', 'float64'] },
+  default: 'float32',
+  doc: 'float32: the scores rounded to float32 and every IoU step in float32 (the original); float64: both in float64',
+};
+export const NMS_THRESHOLD: AttrDef = {
+  name: 'threshold',
+  domain: { kind: 'number', min: 0, max: 1 },
+  default: 0.7,
+  doc: 'the IoU threshold in [0, 1] (OHEM\'s TRAIN.OHEM_NMS_THRESH = 0.7)',
+};
+
+/** A box's area in the working precision: ((x2 − x1) + 1)·((y2 − y1) + 1), or without the +1. */
+const areaOf = (x1: number, y1: number, x2: number, y2: number, f32: boolean, plus1: boolean): number => {
+  const fl32 = Math.fround;
+  if (!f32) return plus1 ? (x2 - x1 + 1) * (y2 - y1 + 1) : (x2 - x1) * (y2 - y1);
+  const w = plus1 ? fl32(fl32(x2 - x1) + 1) : fl32(x2 - x1);
+  const h = plus1 ? fl32(fl32(y2 - y1) + 1) : fl32(y2 - y1);
+  return fl32(w * h);
+};
+
+/** The IoU of two boxes with their areas, in devIoU's order (see greedyNms), each step float32 under `f32`. */
+const iouOf = (
+  ax1: number, ay1: number, ax2: number, ay2: number, sa: number,
+  bx1: number, by1: number, bx2: number, by2: number, sb: number,
+  f32: boolean, plus1: boolean,
+): number => {
+  const fl32 = Math.fround;
+  const left = Math.max(ax1, bx1);
+  const right = Math.min(ax2, bx2);
+  const top = Math.max(ay1, by1);
+  const bottom = Math.min(ay2, by2);
+  if (f32) {
+    const w = Math.max(plus1 ? fl32(fl32(right - left) + 1) : fl32(right - left), 0);
+    const h = Math.max(plus1 ? fl32(fl32(bottom - top) + 1) : fl32(bottom - top), 0);
+    const inter = fl32(w * h);
+    return fl32(inter / fl32(fl32(sa + sb) - inter));
+  }
+  const w = Math.max(plus1 ? right - left + 1 : right - left, 0);
+  const h = Math.max(plus1 ? bottom - top + 1 : bottom - top, 0);
+  const inter = w * h;
+  return inter / (sa + sb - inter);
+};
+
+/**
+ * The IoU NMS compares for two boxes (x1, y1, x2, y2) under a box convention and precision
+ * (SPEC §4; float32: the coordinates rounded to float32 first, as the NMS matrix holds them).
+ */
+export const boxIoU = (a: ArrayLike<number>, b: ArrayLike<number>, convention: BoxConvention, precision: NmsPrecision): number => {
+  const f32 = precision === 'float32';
+  const plus1 = convention === 'plus1';
+  const c = (v: number) => (f32 ? Math.fround(v) : v);
+  const [ax1, ay1, ax2, ay2] = [c(a[0]), c(a[1]), c(a[2]), c(a[3])];
+  const [bx1, by1, bx2, by2] = [c(b[0]), c(b[1]), c(b[2]), c(b[3])];
+  return iouOf(ax1, ay1, ax2, ay2, areaOf(ax1, ay1, ax2, ay2, f32, plus1), bx1, by1, bx2, by2, areaOf(bx1, by1, bx2, by2, f32, plus1), f32, plus1);
 };
 
 /**
@@ -83,13 +134,7 @@ export const greedyNms = (boxes: ArrayLike<number>, scores: ArrayLike<number>, a
     y1[i] = b;
     x2[i] = c;
     y2[i] = d;
-    if (f32) {
-      const w = plus1 ? fl32(fl32(c - a) + 1) : fl32(c - a);
-      const h = plus1 ? fl32(fl32(d - b) + 1) : fl32(d - b);
-      area[i] = fl32(w * h);
-    } else {
-      area[i] = plus1 ? (c - a + 1) * (d - b + 1) : (c - a) * (d - b);
-    }
+    area[i] = areaOf(a, b, c, d, f32, plus1);
   }
   // With precision float32 the scores are a float32 column of the NMS matrix (SPEC §2.2, §4):
   // distinct float64 losses may tie after rounding, and the tie rule then decides.
@@ -122,79 +167,58 @@ export const greedyNms = (boxes: ArrayLike<number>, scores: ArrayLike<number>, a
     for (let q = p + 1; q < n; q++) {
       const j = order[q];
       if (suppressed[j]) continue;
-      const left = Math.max(ax1, x1[j]);
-      const right = Math.min(ax2, x2[j]);
-      const top = Math.max(ay1, y1[j]);
-      const bottom = Math.min(ay2, y2[j]);
-      let iou: number;
-      if (f32) {
-        const w = Math.max(plus1 ? fl32(fl32(right - left) + 1) : fl32(right - left), 0);
-        const h = Math.max(plus1 ? fl32(fl32(bottom - top) + 1) : fl32(bottom - top), 0);
-        const inter = fl32(w * h);
-        iou = fl32(inter / fl32(fl32(sa + area[j]) - inter));
-      } else {
-        const w = Math.max(plus1 ? right - left + 1 : right - left, 0);
-        const h = Math.max(plus1 ? bottom - top + 1 : bottom - top, 0);
-        const inter = w * h;
-        iou = inter / (sa + area[j] - inter);
-      }
+      const iou = iouOf(ax1, ay1, ax2, ay2, sa, x1[j], y1[j], x2[j], y2[j], area[j], f32, plus1);
       if (ge ? iou >= thr : iou > thrGt) suppressed[j] = 1;
     }
   }
   return keep.slice(0, k);
 };
 
-const attrOr = <K extends keyof NmsAttrs>(attrs: Partial<NmsAttrs>, name: K): unknown =>
-  attrs[name] === undefined ? NMS_DEFAULTS[name] : attrs[name];
+
+const boxesInput: InputDef = { name: 'boxes', dtypes: ['float32', 'float64'], read: 'as-is', shape: ['n', 4], doc: '[n, 4] (x1, y1, x2, y2), finite' };
+const scoresInput: InputDef = { name: 'scores', dtypes: ['float32', 'float64'], read: 'as-is', shape: ['n'], doc: '[n], finite; rounded to float32 under precision float32' };
+
+export const nmsDef: OpDef<NmsAttrs, { readonly keep: Tensor<'int32'> }> = {
+  name: 'nms',
+  version: 1,
+  summary: 'greedy non-maximum suppression: the kept positions in selection order',
+  doc: 'docs/semantics.md#nms',
+  inputs: [boxesInput, scoresInput],
+  attrs: [NMS_THRESHOLD, BOX_CONVENTION_ATTR, SUPPRESS_ATTR, TIES_ATTR, PRECISION_ATTR],
+  outputs: [
+    {
+      name: 'keep',
+      dtype: 'int32',
+      shape: ['n'],
+      bounded: true,
+      tolerance: exact('integer positions: exact (ties compared under the declared ties rule, which both sides apply)'),
+      doc: 'kept positions, descending score, ties by the rule',
+    },
+  ],
+  kernels: [],
+  check: (v) => {
+    for (const name of ['boxes', 'scores']) {
+      const f = checkFinite(name, v.inputs[name]);
+      if (E.isLeft(f)) return f;
+    }
+    // A float64 box beyond the float32 range would become ±∞ under precision float32 and turn the
+    // IoU arithmetic into NaN games that C's fmaxf and NumPy's maximum resolve differently.
+    const b = v.inputs.boxes;
+    if (v.attrs.precision === 'float32' && b.dtype === 'float64')
+      for (let i = 0; i < b.size; i++)
+        if (!Number.isFinite(fround(b.data[i])))
+          return E.left(rangeError('boxes', `element ${i} is ${b.data[i]}, beyond the float32 range (precision "float32" rounds boxes to float32)`));
+    return E.right(undefined);
+  },
+  run: (v) => {
+    const keep = greedyNms(v.inputs.boxes.data, v.inputs.scores.data, v.attrs);
+    // greedyNms returns fresh storage: hand it over without a copy.
+    return E.right({ keep: adoptTensor('int32', [keep.length], keep) });
+  },
+};
 
 /**
  * NMS over `boxes` [n,4] (x1, y1, x2, y2) with `scores` [n] (SPEC §4). Returns `keep`, the kept
  * positions in selection order (descending score, ties by `attrs.ties`).
- *
- * Boxes and scores: float32 or float64, finite. Under precision float32 they are rounded to float32
- * first, and a float64 box coordinate beyond the float32 range is rejected (it would become ±∞ and
- * turn the IoU arithmetic into NaN games that C's fmaxf and NumPy's maximum resolve differently).
  */
-export const nms = (
-  inputs: { readonly boxes: Tensor; readonly scores: Tensor },
-  attrs: Partial<NmsAttrs> = {},
-): Result<{ readonly keep: Tensor<'int32'> }> => {
-  const env = new Map<string, number>();
-  const boxes = checkTensor('boxes', inputs?.boxes, ['n', 4], ['float32', 'float64'], env);
-  if (E.isLeft(boxes)) return boxes;
-  const scores = checkTensor('scores', inputs?.scores, ['n'], ['float32', 'float64'], env);
-  if (E.isLeft(scores)) return scores;
-  const bFinite = checkFinite('boxes', boxes.right);
-  if (E.isLeft(bFinite)) return bFinite;
-  const sFinite = checkFinite('scores', scores.right);
-  if (E.isLeft(sFinite)) return sFinite;
-
-  const a = attrs ?? {};
-  const threshold = checkNumber('attrs.threshold', attrOr(a, 'threshold'), 0, 1);
-  if (E.isLeft(threshold)) return threshold;
-  const convention = checkEnum('attrs.box_convention', attrOr(a, 'box_convention'), BOX_CONVENTIONS);
-  if (E.isLeft(convention)) return convention;
-  const suppress = checkEnum('attrs.suppress', attrOr(a, 'suppress'), SUPPRESS_RULES);
-  if (E.isLeft(suppress)) return suppress;
-  const ties = checkEnum('attrs.ties', attrOr(a, 'ties'), TIE_RULES);
-  if (E.isLeft(ties)) return ties;
-  const precision = checkEnum('attrs.precision', attrOr(a, 'precision'), NMS_PRECISIONS);
-  if (E.isLeft(precision)) return precision;
-
-  const bd = boxes.right.data;
-  if (precision.right === 'float32' && boxes.right.dtype === 'float64') {
-    for (let i = 0; i < bd.length; i++)
-      if (!Number.isFinite(fround(bd[i])))
-        return E.left(rangeError('boxes', `element ${i} is ${bd[i]}, beyond the float32 range (precision "float32" rounds boxes to float32)`));
-  }
-
-  const keep = greedyNms(bd, scores.right.data, {
-    threshold: threshold.right,
-    box_convention: convention.right,
-    suppress: suppress.right,
-    ties: ties.right,
-    precision: precision.right,
-  });
-  // greedyNms returns fresh storage: hand it over without a copy.
-  return E.right({ keep: adoptTensor('int32', [keep.length], keep) });
-};
+export const nms = opFn<{ readonly boxes: Tensor; readonly scores: Tensor }, NmsAttrs, { readonly keep: Tensor<'int32'> }>(nmsDef, () => referenceKernels);

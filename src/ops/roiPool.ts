@@ -1,37 +1,26 @@
 /**
  * RoI max pooling, forward and backward: Caffe's ROIPooling layer (SPEC §5.1, §5.2) and
- * torchvision's scatter backward (SPEC §5.3), bit-exact in float32.
+ * torchvision's scatter backward (SPEC §5.3), bit-exact in float32. docs/semantics.md §4.
  *
  * Every discrete decision (which cells a bin covers, which bins a cell can feed) is taken in
  * float32 arithmetic emulated with `Math.fround`, because that is where float32 and exact
  * arithmetic part ways (the overshoot bin of pitfall 16).
  */
 import * as E from 'fp-ts/lib/Either.js';
-import { pipe } from 'fp-ts/lib/function.js';
 import {
   FLT_MAX,
+  type Result,
+  type Tensor,
   adoptTensor,
-  allocate,
-  checkEnum,
   checkFinite,
-  checkInt,
-  checkNumber,
-  checkTensor,
   div32,
-  engineLeft,
-  isEngineError,
   mul32,
   rangeError,
   roundHalfAwayFromZero,
-  shapeSize,
-  shapeError,
   truncToInt,
-  validShape,
-  type ArrayOf,
-  type DType,
-  type Result,
-  type Tensor,
-} from '../core/index.js';
+} from '../core/internal.js';
+import { type AttrDef, type InputDef, type OpDef, type Valid, exact, opFn } from './def.js';
+import { referenceKernels } from './kernels.js';
 
 export interface RoiPoolAttrs {
   /** Output rows per RoI, a positive integer. */
@@ -41,9 +30,6 @@ export interface RoiPoolAttrs {
   /** Image-to-map scale, finite and > 0; used as a float32, like Caffe's param. */
   readonly spatial_scale: number;
 }
-
-/** PROTOCOL.md's defaults (OHEM's VGG16 head: 7×7 at stride 16). */
-export const ROI_POOL_DEFAULTS: RoiPoolAttrs = Object.freeze({ pooled_h: 7, pooled_w: 7, spatial_scale: 0.0625 });
 
 export interface RoiPoolInputs {
   /** float32 (or float64, rounded to float32) [N, C, H, W]; any values, NaN and ±∞ included. */
@@ -69,12 +55,6 @@ export interface RoiPoolBackwardAttrs extends RoiPoolAttrs {
    */
   readonly mode: RoiPoolBackwardMode;
 }
-
-/** Defaults of every attr but the required `features_shape`. */
-export const ROI_POOL_BACKWARD_DEFAULTS: Omit<RoiPoolBackwardAttrs, 'features_shape'> = Object.freeze({
-  ...ROI_POOL_DEFAULTS,
-  mode: 'caffe',
-});
 
 export interface RoiPoolBackwardInputs {
   /** As for the forward. */
@@ -164,153 +144,43 @@ export const binBounds = (
 
 const clip = (v: number, hi: number): number => Math.min(Math.max(v, 0), hi);
 
-// ---------------------------------------------------------------- validation
 
-/** An attr's value, or its default when absent (`undefined`, or `null` as JSON may send it). */
-const attr = (attrs: unknown, name: string, dflt: unknown): unknown => {
-  const v = typeof attrs === 'object' && attrs !== null ? (attrs as Record<string, unknown>)[name] : undefined;
-  return v === undefined || v === null ? dflt : v;
-};
+// ---------------------------------------------------------------- the kernels
 
-const field = (inputs: unknown, name: string): unknown =>
-  typeof inputs === 'object' && inputs !== null ? (inputs as Record<string, unknown>)[name] : undefined;
-
-/** A float input: float32 as it is, float64 rounded to float32 (a fresh tensor; the input is untouched). */
-const float32Input = (input: string, raw: unknown, dims: readonly (number | string)[], env: Map<string, number>): Result<Tensor> =>
-  pipe(
-    checkTensor(input, raw, dims, ['float32', 'float64'], env),
-    E.map((t) => (t.dtype === 'float32' ? t : adoptTensor('float32', t.shape, Float32Array.from(t.data)))),
-  );
-
-interface PoolParams {
-  readonly pooledH: number;
-  readonly pooledW: number;
-  readonly scale32: number;
-}
-
-const poolParams = (attrs: unknown): Result<PoolParams> =>
-  pipe(
-    E.Do,
-    E.bind('pooledH', () => checkInt('attrs.pooled_h', attr(attrs, 'pooled_h', ROI_POOL_DEFAULTS.pooled_h), 1, INT32_MAX)),
-    E.bind('pooledW', () => checkInt('attrs.pooled_w', attr(attrs, 'pooled_w', ROI_POOL_DEFAULTS.pooled_w), 1, INT32_MAX)),
-    // Above FLT_MAX the float32 param would be +∞.
-    E.bind('scale', () =>
-      checkNumber('attrs.spatial_scale', attr(attrs, 'spatial_scale', ROI_POOL_DEFAULTS.spatial_scale), 0, FLT_MAX, { lo: true }),
-    ),
-    E.map(({ pooledH, pooledW, scale }) => ({ pooledH, pooledW, scale32: Math.fround(scale) })),
-  );
-
-/**
- * rois: [R, 5], finite after rounding to float32, (int) batch index in [0, N) (Caffe's CPU
- * check; its GPU kernel would read out of bounds), every rounded scaled coordinate within
- * ±ROI_COORD_LIMIT.
- */
-const checkRois = (raw: unknown, n: number, scale32: number, env: Map<string, number>): Result<Tensor> =>
-  pipe(
-    float32Input('rois', raw, ['R', 5], env),
-    E.chain((rois) => checkFinite('rois', rois)),
-    E.chain((rois) => {
-      const d = rois.data;
-      for (let r = 0; r < rois.shape[0]; r++) {
-        const b = truncToInt(d[r * 5]);
-        if (b < 0 || b >= n)
-          return E.left(rangeError('rois', `row ${r} has batch index ${d[r * 5]} (as int ${b + 0}), outside [0, ${n}) for ${n} image(s)`));
-        for (let k = 1; k < 5; k++) {
-          const v = scaledEnd(d[r * 5 + k], scale32);
-          if (!(Math.abs(v) <= ROI_COORD_LIMIT))
-            return E.left(rangeError('rois', `row ${r} column ${k} is ${d[r * 5 + k]}, which scales to ${v}, beyond ±2^29 (Caffe computes RoI extents in C int)`));
-        }
-      }
-      return E.right(rois);
-    }),
-  );
-
-/** Output storage, or a Left when the count exceeds Caffe's int or this machine's memory. */
-const allocateFor = <D extends DType>(input: string, dtype: D, count: number, what: string): Result<ArrayOf<D>> => {
-  if (count > INT32_MAX) return E.left(rangeError(input, `makes ${what} of ${count} elements, more than 2^31 − 1`));
-  try {
-    return E.right(allocate(dtype, count));
-  } catch {
-    return E.left(rangeError(input, `makes ${what} of ${count} elements, more than this machine can allocate`));
-  }
-};
-
-// ---------------------------------------------------------------- forward
-
-/**
- * What a forward kernel is handed once the inputs are validated: float32 features [N, C, H, W],
- * float32 rois [R, 5] (batch indices and coordinates checked), the attrs, and zeroed outputs
- * [R, C, PH, PW] to fill. A kernel that cannot compute this case exactly returns a Left and the
- * op answers it; the reference kernel always succeeds.
- */
-export interface RoiPoolJob {
-  readonly features: Tensor<'float32'>;
-  readonly rois: ArrayLike<number>;
-  readonly numRois: number;
+/** The map and the pooled grid of a pooling kernel: the features' [N, C, H, W], PH × PW bins, the float32 scale. */
+export interface PoolGeometry {
+  readonly N: number;
+  readonly C: number;
+  readonly H: number;
+  readonly W: number;
   readonly pooledH: number;
   readonly pooledW: number;
   /** spatial_scale as a float32. */
   readonly scale32: number;
+}
+
+/** What a forward kernel is handed once the inputs are validated (float32 storage, row-major). */
+export interface RoiPoolJob extends PoolGeometry {
+  /** [N, C, H, W] */
+  readonly features: Float32Array;
+  /** [R, 5], batch indices in [0, N) and coordinates within ±ROI_COORD_LIMIT once scaled. */
+  readonly rois: Float32Array;
+  readonly R: number;
+}
+export interface RoiPoolKernelOutputs {
+  /** [R, C, PH, PW] */
   readonly top: Float32Array;
   readonly argmax: Int32Array;
 }
-export type RoiPoolKernel = (job: RoiPoolJob) => Result<void>;
-
-/**
- * The RoI pooling forward op around any kernel (the reference's below, or a gpu.js backend's):
- * one validation, one output layout, one set of Lefts, whatever computes the maxima.
- */
-export const roiPoolWith =
-  (kernel: RoiPoolKernel) =>
-  (inputs: RoiPoolInputs, attrs: Partial<RoiPoolAttrs> = {}): Result<RoiPoolOutputs> => {
-    const env = new Map<string, number>();
-    return pipe(
-      E.Do,
-      E.bind('p', () => poolParams(attrs)),
-      E.bind('features', () => float32Input('features', field(inputs, 'features'), ['N', 'C', 'H', 'W'], env)),
-      E.bind('rois', ({ p, features }) => checkRois(field(inputs, 'rois'), features.shape[0], p.scale32, env)),
-      E.let('shape', ({ p, features, rois }) => [rois.shape[0], features.shape[1], p.pooledH, p.pooledW]),
-      E.bind('top', ({ shape }) => allocateFor('attrs.pooled_h', 'float32', shapeSize(shape), `an output [${shape.join(', ')}]`)),
-      E.bind('argmax', ({ shape }) => allocateFor('attrs.pooled_h', 'int32', shapeSize(shape), `an output [${shape.join(', ')}]`)),
-      E.chainFirst(({ p, features, rois, top, argmax }) =>
-        top.length === 0
-          ? E.right(undefined)
-          : runKernel(() =>
-              kernel({ features: features as Tensor<'float32'>, rois: rois.data, numRois: rois.shape[0], ...p, top, argmax }),
-            ),
-      ),
-      E.map(({ shape, top, argmax }) => ({ top: adoptTensor('float32', shape, top), argmax: adoptTensor('int32', shape, argmax) })),
-    );
-  };
-
-/** A kernel's Left as it is, and an engine failure it throws (a gpu.js backend's) as a Left naming `backend`. */
-const runKernel = (f: () => Result<void>): Result<void> => {
-  try {
-    return f();
-  } catch (e) {
-    if (isEngineError(e)) return E.left(engineLeft(e));
-    throw e;
-  }
-};
 
 /**
  * RoI max pooling forward (SPEC §5.1): for each RoI, channel and bin, the maximum of the bin's
  * window of the RoI's image, first maximum in row-major order, with its cell index.
  */
-export const roiPool = roiPoolWith((job) => {
-  poolForward(job.features.data, job.features.shape, job.rois, job.numRois, job, job.top, job.argmax);
-  return E.right(undefined);
-});
-
-const poolForward = (
-  f: ArrayLike<number>,
-  [, channels, height, width]: readonly number[],
-  rois: ArrayLike<number>,
-  numRois: number,
-  { pooledH, pooledW, scale32 }: PoolParams,
-  top: Float32Array,
-  argmax: Int32Array,
-): void => {
+export const roiPoolKernel = (job: RoiPoolJob): Result<RoiPoolKernelOutputs> => {
+  const { features: f, C: channels, H: height, W: width, rois, R: numRois, pooledH, pooledW, scale32 } = job;
+  const top = new Float32Array(numRois * channels * pooledH * pooledW);
+  const argmax = new Int32Array(top.length);
   const hs = new Int32Array(pooledH);
   const he = new Int32Array(pooledH);
   const ws = new Int32Array(pooledW);
@@ -352,62 +222,22 @@ const poolForward = (
       }
     }
   }
+  return E.right({ top, argmax });
 };
 
-// ---------------------------------------------------------------- backward
-
-/** What a backward kernel is handed once the inputs are validated; `grad` [N, C, H, W] is zeroed. */
-export interface RoiPoolBackwardJob {
-  readonly rois: ArrayLike<number>;
+/** What a backward kernel is handed once the inputs are validated; N, C, H, W are features_shape. */
+export interface RoiPoolBackwardJob extends PoolGeometry {
+  readonly rois: Float32Array;
+  readonly R: number;
   /** int32 [R, C, PH, PW], every value −1 or in [0, H·W). */
-  readonly argmax: ArrayLike<number>;
+  readonly argmax: Int32Array;
   /** float32 [R, C, PH, PW]. */
-  readonly topGrad: ArrayLike<number>;
-  readonly numRois: number;
-  /** [N, C, H, W]. */
-  readonly featuresShape: readonly number[];
-  readonly pooledH: number;
-  readonly pooledW: number;
-  readonly scale32: number;
+  readonly topGrad: Float32Array;
   readonly mode: RoiPoolBackwardMode;
-  readonly grad: Float32Array;
 }
-export type RoiPoolBackwardKernel = (job: RoiPoolBackwardJob) => Result<void>;
-
-/** The RoI pooling backward op around any kernel (see `roiPoolWith`). */
-export const roiPoolBackwardWith =
-  (kernel: RoiPoolBackwardKernel) =>
-  (inputs: RoiPoolBackwardInputs, attrs: Partial<RoiPoolBackwardAttrs> = {}): Result<RoiPoolBackwardOutputs> => {
-    const dims = ['R', 'C', 'PH', 'PW'];
-    return pipe(
-      E.Do,
-      E.bind('p', () => poolParams(attrs)),
-      E.bind('fshape', () => checkFeaturesShape(attr(attrs, 'features_shape', undefined))),
-      E.bind('mode', () => checkEnum<RoiPoolBackwardMode>('attrs.mode', attr(attrs, 'mode', ROI_POOL_BACKWARD_DEFAULTS.mode), ['caffe', 'scatter'])),
-      // argmax and top_grad must be [R, C, PH, PW] with C from features_shape and PH, PW from the attrs.
-      E.let('env', ({ p, fshape }) => new Map<string, number>([['C', fshape[1]], ['PH', p.pooledH], ['PW', p.pooledW]])),
-      E.bind('rois', ({ p, fshape, env }) => checkRois(field(inputs, 'rois'), fshape[0], p.scale32, env)),
-      E.bind('argmax', ({ fshape, env }) =>
-        pipe(
-          checkTensor('argmax', field(inputs, 'argmax'), dims, ['int32'], env),
-          E.chain((a) => checkArgmaxValues(a, fshape[2] * fshape[3])),
-        ),
-      ),
-      E.bind('topGrad', ({ env }) => float32Input('top_grad', field(inputs, 'top_grad'), dims, env)),
-      E.bind('grad', ({ fshape }) => allocateFor('attrs.features_shape', 'float32', shapeSize(fshape), `a gradient [${fshape.join(', ')}]`)),
-      E.chainFirst(({ p, fshape, mode, rois, argmax, topGrad, grad }) =>
-        argmax.size === 0
-          ? E.right(undefined)
-          : runKernel(() =>
-              kernel({ rois: rois.data, argmax: argmax.data, topGrad: topGrad.data, numRois: rois.shape[0], featuresShape: fshape, ...p, mode, grad }),
-            ),
-      ),
-      E.map(({ fshape, grad }) => ({ features_grad: adoptTensor('float32', fshape, grad) })),
-    );
-  };
 
 /**
- * Gradient of RoI max pooling with respect to the features.
+ * Gradient of RoI max pooling with respect to the features: features_grad [N, C, H, W].
  *
  * `caffe` reproduces Caffe's gather (SPEC §5.2) bit for bit but runs as a filtered scatter: a
  * bin with argmax a can only ever match the one cell a of its RoI's image, so instead of every
@@ -424,43 +254,14 @@ export const roiPoolBackwardWith =
  * does and the order is fixed: `grad[i] += t` on a Float32Array is exactly one float32 addition
  * (the double sum of two float32s rounds to the float32 sum).
  */
-export const roiPoolBackward = roiPoolBackwardWith((job) => {
-  const kernel = job.mode === 'caffe' ? caffeBackward : scatterBackward;
-  kernel(job.rois, job.argmax, job.topGrad, job.numRois, job.featuresShape, job, job.grad);
-  return E.right(undefined);
-});
-
-const checkFeaturesShape = (v: unknown): Result<readonly number[]> =>
-  v === undefined
-    ? E.left(shapeError('attrs.features_shape', 'is required: the [N, C, H, W] of the pooled features'))
-    : pipe(
-        validShape('attrs.features_shape', v),
-        E.filterOrElse(
-          (s) => s.length === 4,
-          () => shapeError('attrs.features_shape', `must be 4 non-negative integers [N, C, H, W], got ${JSON.stringify(v)}`),
-        ),
-      );
-
-const checkArgmaxValues = (argmax: Tensor, cells: number): Result<Tensor> => {
-  const d = argmax.data;
-  for (let i = 0; i < d.length; i++)
-    if (d[i] < -1 || d[i] >= cells)
-      return E.left(rangeError('argmax', `element ${i} is ${d[i]}; an argmax is −1 or a cell index in [0, ${cells}) (H·W)`));
-  return E.right(argmax);
+export const roiPoolBackwardKernel = (job: RoiPoolBackwardJob): Result<Float32Array> => {
+  const grad = new Float32Array(job.N * job.C * job.H * job.W);
+  (job.mode === 'caffe' ? caffeBackward : scatterBackward)(job, grad);
+  return E.right(grad);
 };
 
-type BackwardKernel = (
-  rois: ArrayLike<number>,
-  argmax: ArrayLike<number>,
-  topGrad: ArrayLike<number>,
-  numRois: number,
-  featuresShape: readonly number[],
-  p: PoolParams,
-  grad: Float32Array,
-) => void;
-
-const caffeBackward: BackwardKernel = (rois, argmax, topGrad, numRois, [, channels, height, width], p, grad) => {
-  const { pooledH, pooledW } = p;
+const caffeBackward = (job: RoiPoolBackwardJob, grad: Float32Array): void => {
+  const { rois, argmax, topGrad, R: numRois, C: channels, H: height, W: width, pooledH, pooledW, scale32 } = job;
   // Per cell row h of the current RoI, the bin rows [phs[h], phe[h]) the gather would look at.
   const phs = new Int32Array(height);
   const phe = new Int32Array(height);
@@ -469,7 +270,7 @@ const caffeBackward: BackwardKernel = (rois, argmax, topGrad, numRois, [, channe
   const plane = height * width;
   let o = 0;
   for (let r = 0; r < numRois; r++) {
-    const g = roiGeometry(rois, r, p.scale32, pooledH, pooledW);
+    const g = roiGeometry(rois, r, scale32, pooledH, pooledW);
     gatherWindows(pooledH, g.binH, g.startH, g.endH, phs, phe);
     gatherWindows(pooledW, g.binW, g.startW, g.endW, pws, pwe);
     for (let c = 0; c < channels; c++) {
@@ -482,6 +283,23 @@ const caffeBackward: BackwardKernel = (rois, argmax, topGrad, numRois, [, channe
           const ww = a - hh * width;
           if (phs[hh] <= ph && ph < phe[hh] && pws[ww] <= pw && pw < pwe[ww]) grad[base + a] += topGrad[o];
         }
+      }
+    }
+  }
+};
+
+const scatterBackward = (job: RoiPoolBackwardJob, grad: Float32Array): void => {
+  const { rois, argmax, topGrad, R: numRois, C: channels, H: height, W: width } = job;
+  const bins = job.pooledH * job.pooledW;
+  const plane = height * width;
+  let o = 0;
+  for (let r = 0; r < numRois; r++) {
+    const batch = truncToInt(rois[r * 5]);
+    for (let c = 0; c < channels; c++) {
+      const base = (batch * channels + c) * plane;
+      for (let b = 0; b < bins; b++, o++) {
+        const a = argmax[o];
+        if (a >= 0) grad[base + a] += topGrad[o];
       }
     }
   }
@@ -505,18 +323,172 @@ export const gatherWindows = (pooled: number, bin: number, start: number, end: n
   }
 };
 
-const scatterBackward: BackwardKernel = (rois, argmax, topGrad, numRois, [, channels, height, width], p, grad) => {
-  const bins = p.pooledH * p.pooledW;
-  const plane = height * width;
-  let o = 0;
-  for (let r = 0; r < numRois; r++) {
-    const batch = truncToInt(rois[r * 5]);
-    for (let c = 0; c < channels; c++) {
-      const base = (batch * channels + c) * plane;
-      for (let b = 0; b < bins; b++, o++) {
-        const a = argmax[o];
-        if (a >= 0) grad[base + a] += topGrad[o];
-      }
+// ---------------------------------------------------------------- the defs
+
+/** The pooling attrs, shared by roi_pool, roi_pool_backward and ohem_step (PROTOCOL: OHEM's VGG16 head, 7×7 at stride 16). */
+export const POOL_ATTRS: readonly AttrDef[] = [
+  { name: 'pooled_h', domain: { kind: 'int', min: 1, max: INT32_MAX }, default: 7, doc: 'output rows per RoI (PH)' },
+  { name: 'pooled_w', domain: { kind: 'int', min: 1, max: INT32_MAX }, default: 7, doc: 'output columns per RoI (PW)' },
+  // Above FLT_MAX the float32 param would be +∞.
+  { name: 'spatial_scale', domain: { kind: 'number', min: 0, minOpen: true, max: FLT_MAX }, default: 0.0625, doc: 'image-to-map scale, used as a float32 (1/16 for VGG16 conv5)' },
+];
+
+/** The rois input of every RoI op: [R, 5] (batch_index, x1, y1, x2, y2) in image pixels. */
+export const ROIS_INPUT: InputDef = {
+  name: 'rois',
+  dtypes: ['float32'],
+  accepts: ['float64'],
+  read: 'float32',
+  shape: ['R', 5],
+  doc: '[R, 5] (batch_index, x1, y1, x2, y2) in image pixels, inclusive corners; batch indices integer-valued in [0, N)',
+};
+
+export const FEATURES_INPUT: InputDef = {
+  name: 'features',
+  dtypes: ['float32'],
+  accepts: ['float64'],
+  read: 'float32',
+  shape: ['N', 'C', 'H', 'W'],
+  doc: 'the feature map [N, C, H, W]; any float32 values, NaN and ±∞ included',
+};
+
+/**
+ * rois: finite, (int) batch index in [0, N) (Caffe's CPU check; its GPU kernel would read out of
+ * bounds), every rounded scaled coordinate within ±ROI_COORD_LIMIT.
+ */
+export const checkRois = (rois: Tensor, n: number, scale32: number): Result<void> => {
+  const fin = checkFinite('rois', rois);
+  if (E.isLeft(fin)) return fin;
+  const d = rois.data;
+  for (let r = 0; r < rois.shape[0]; r++) {
+    const b = truncToInt(d[r * 5]);
+    if (b < 0 || b >= n)
+      return E.left(rangeError('rois', `row ${r} has batch index ${d[r * 5]} (as int ${b + 0}), outside [0, ${n}) for ${n} image(s)`));
+    for (let k = 1; k < 5; k++) {
+      const v = scaledEnd(d[r * 5 + k], scale32);
+      if (!(Math.abs(v) <= ROI_COORD_LIMIT))
+        return E.left(rangeError('rois', `row ${r} column ${k} is ${d[r * 5 + k]}, which scales to ${v}, beyond ±2^29 (Caffe computes RoI extents in C int)`));
     }
   }
+  return E.right(undefined);
 };
+
+const data32 = (t: Tensor): Float32Array => t.data as unknown as Float32Array;
+
+export const roiPoolDef: OpDef<RoiPoolAttrs, RoiPoolOutputs> = {
+  name: 'roi_pool',
+  version: 1,
+  summary: 'RoI max pooling (Caffe ROIPooling): each RoI cut into PH×PW bins, the max of each bin and its cell index',
+  doc: 'docs/semantics.md#roi-max-pooling',
+  inputs: [FEATURES_INPUT, ROIS_INPUT],
+  attrs: POOL_ATTRS,
+  outputs: [
+    { name: 'top', dtype: 'float32', shape: ['R', 'C', 'pooled_h', 'pooled_w'], tolerance: exact('a max moves no bits: bit-exact'), doc: 'the pooled maxima; 0 for an empty bin' },
+    {
+      name: 'argmax',
+      dtype: 'int32',
+      shape: ['R', 'C', 'pooled_h', 'pooled_w'],
+      tolerance: exact('integer: exact'),
+      doc: 'h·W + w of the chosen cell in its channel plane; −1 for an empty bin (or one with nothing above −FLT_MAX)',
+    },
+  ],
+  kernels: ['roiPool'],
+  check: (v) => checkRois(v.inputs.rois, v.dims.N, Math.fround(v.attrs.spatial_scale)),
+  run: (v, k) => {
+    const [N, C, H, W] = v.inputs.features.shape;
+    const R = v.dims.R;
+    const shape = [R, C, v.attrs.pooled_h, v.attrs.pooled_w];
+    if (R * C === 0) return E.right({ top: adoptTensor('float32', shape, new Float32Array(0)), argmax: adoptTensor('int32', shape, new Int32Array(0)) });
+    const out = k.roiPool({
+      features: data32(v.inputs.features),
+      N,
+      C,
+      H,
+      W,
+      rois: data32(v.inputs.rois),
+      R,
+      pooledH: v.attrs.pooled_h,
+      pooledW: v.attrs.pooled_w,
+      scale32: Math.fround(v.attrs.spatial_scale),
+    });
+    return E.map((o: RoiPoolKernelOutputs) => ({ top: adoptTensor('float32', shape, o.top), argmax: adoptTensor('int32', shape, o.argmax) }))(out);
+  },
+};
+
+const checkArgmaxValues = (argmax: Tensor, cells: number): Result<void> => {
+  const d = argmax.data;
+  for (let i = 0; i < d.length; i++)
+    if (d[i] < -1 || d[i] >= cells)
+      return E.left(rangeError('argmax', `element ${i} is ${d[i]}; an argmax is −1 or a cell index in [0, ${cells}) (H·W)`));
+  return E.right(undefined);
+};
+
+const BACKWARD_DIMS = ['R', 'C', 'pooled_h', 'pooled_w'] as const;
+
+export const roiPoolBackwardDef: OpDef<RoiPoolBackwardAttrs, RoiPoolBackwardOutputs> = {
+  name: 'roi_pool_backward',
+  version: 1,
+  summary: 'the gradient of roi_pool with respect to the features: Caffe\'s gather (caffe) or torchvision\'s scatter',
+  doc: 'docs/semantics.md#roi-max-pooling',
+  inputs: [
+    ROIS_INPUT,
+    { name: 'argmax', dtypes: ['int32'], read: 'as-is', shape: BACKWARD_DIMS, doc: '[R, C, PH, PW]: −1 or a cell index in [0, H·W), normally the forward\'s argmax' },
+    { name: 'top_grad', dtypes: ['float32'], accepts: ['float64'], read: 'float32', shape: BACKWARD_DIMS, doc: 'the gradient of top, [R, C, PH, PW]' },
+  ],
+  attrs: [
+    ...POOL_ATTRS,
+    { name: 'features_shape', domain: { kind: 'shape', rank: 4 }, doc: 'the [N, C, H, W] of the pooled features (the RoIs do not tell N, H, W)' },
+    {
+      name: 'mode',
+      domain: { kind: 'enum', values: ['caffe', 'scatter'] },
+      default: 'caffe',
+      doc: 'caffe: Caffe\'s GPU gather with its inclusive in-RoI test (SPEC §5.2); scatter: torchvision (SPEC §5.3)',
+    },
+  ],
+  outputs: [
+    {
+      name: 'features_grad',
+      dtype: 'float32',
+      shape: { attr: 'features_shape' },
+      // Not a tolerance of convenience: SPEC §5.2 fixes both the arithmetic (Caffe's `Dtype
+      // gradient`, float32) and the order of the terms of every cell (RoI, then ph, then pw;
+      // scatter mode: r, c, ph, pw), so a faithful port adds the same float32 numbers in the same
+      // order and gets the same bits. A float64 accumulator, or another order, would differ by up
+      // to (terms − 1) float32 ulps of the partial sums; that is a deviation this comparison must
+      // report, not absorb.
+      tolerance: exact('same float32 terms added in float32 in the order SPEC §5.2 fixes: bit-exact'),
+      doc: 'the gradient of the features [N, C, H, W]',
+    },
+  ],
+  kernels: ['roiPoolBackward'],
+  bind: (a) => ({ C: a.features_shape[1], pooled_h: a.pooled_h, pooled_w: a.pooled_w }),
+  check: (v) => {
+    const [N, , H, W] = v.attrs.features_shape;
+    const r = checkRois(v.inputs.rois, N, Math.fround(v.attrs.spatial_scale));
+    return E.isLeft(r) ? r : checkArgmaxValues(v.inputs.argmax, H * W);
+  },
+  run: (v, k) => {
+    const [N, C, H, W] = v.attrs.features_shape;
+    if (v.inputs.argmax.size === 0) return E.right({ features_grad: adoptTensor('float32', [N, C, H, W], new Float32Array(N * C * H * W)) });
+    const g = k.roiPoolBackward({
+      rois: data32(v.inputs.rois),
+      R: v.dims.R,
+      argmax: v.inputs.argmax.data as unknown as Int32Array,
+      topGrad: data32(v.inputs.top_grad),
+      N,
+      C,
+      H,
+      W,
+      pooledH: v.attrs.pooled_h,
+      pooledW: v.attrs.pooled_w,
+      scale32: Math.fround(v.attrs.spatial_scale),
+      mode: v.attrs.mode,
+    });
+    return E.map((d: Float32Array) => ({ features_grad: adoptTensor('float32', [N, C, H, W], d) }))(g);
+  },
+};
+
+/** RoI max pooling forward (SPEC §5.1) on the given kernels (the reference's by default). */
+export const roiPool = opFn<RoiPoolInputs, RoiPoolAttrs, RoiPoolOutputs>(roiPoolDef, () => referenceKernels);
+/** RoI max pooling backward (SPEC §5.2, §5.3). */
+export const roiPoolBackward = opFn<RoiPoolBackwardInputs, RoiPoolBackwardAttrs, RoiPoolBackwardOutputs>(roiPoolBackwardDef, () => referenceKernels);

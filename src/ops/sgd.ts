@@ -4,21 +4,11 @@
  * ParamSpec multipliers) as a float and does every element-wise operation in float32; so do we.
  */
 import * as E from 'fp-ts/lib/Either.js';
-import {
-  type Result,
-  type Tensor,
-  adoptTensor,
-  allocate,
-  checkFinite,
-  checkInt,
-  checkNumber,
-  checkTensor,
-  rangeError,
-  valueError,
-} from '../core/index.js';
-import { asFloat32 } from './activations.js';
+import { type Result, type Tensor, adoptTensor, allocate, checkFinite, checkInt, checkNumber, rangeError, valueError } from '../core/internal.js';
+import { type AttrDef, type InputDef, type OpDef, type Tolerance, opFn } from './def.js';
+import { referenceKernels } from './kernels.js';
 
-const FLOAT = ['float32', 'float64'] as const;
+const U = 2 ** -24; // float32 unit roundoff
 
 export interface SgdAttrs {
   /** The solver's current rate (Caffe `GetLearningRate()`, e.g. `stepLearningRate`); required, finite, ≥ 0. */
@@ -31,97 +21,120 @@ export interface SgdAttrs {
   /** Forward/backward passes accumulated into the gradient (OHEM: 2); a positive integer. */
   readonly iter_size: number;
 }
-export const SGD_DEFAULTS: Omit<SgdAttrs, 'lr'> = Object.freeze({
-  momentum: 0.9,
-  weight_decay: 0.0005,
-  lr_mult: 1,
-  decay_mult: 1,
-  iter_size: 1,
-});
 
 /** A solver setting: a finite number that stays finite as the float Caffe stores it. */
-const floatSetting = (name: string, v: unknown, lo = -Infinity): Result<number> => {
-  const c = checkNumber(name, v, lo);
-  if (E.isLeft(c)) return c;
-  const f = Math.fround(c.right);
-  if (!Number.isFinite(f)) return E.left(rangeError(name, `is ${c.right}, which overflows float32`));
-  return E.right(f);
+const floatSetting = (name: string, v: number): Result<number> => {
+  const f = Math.fround(v);
+  return Number.isFinite(f) ? E.right(f) : E.left(rangeError(name, `is ${v}, which overflows float32`));
 };
 
-/**
- * One Caffe SGD update of a parameter θ with accumulated gradient g and momentum history v
- * (SPEC §9: SGDSolver::Normalize, Regularize, ComputeUpdateValue, then Blob::Update), in float32:
- *
- *   if iter_size > 1:       g ← fl32(g · fl32(1/iter_size))            (the gradient only)
- *   λ = fl32(weight_decay · decay_mult); if λ ≠ 0: g ← fl32(fl32(λ·θ) + g)   (L2; NOT divided by iter_size)
- *   η = fl32(lr · lr_mult)
- *   v ← fl32(fl32(momentum·v) + fl32(η·g))                             (lr inside the buffer: not PyTorch's SGD)
- *   θ ← fl32(θ − v)
- *
- * With lr_mult 0 and v = 0 the parameter never moves. Returns fresh `param` and `history`.
- */
-export const sgdUpdate = (
-  inputs: { readonly param: Tensor; readonly grad: Tensor; readonly history: Tensor },
-  attrs: Partial<SgdAttrs> = {},
-): Result<{ readonly param: Tensor<'float32'>; readonly history: Tensor<'float32'> }> => {
-  const xs = (inputs ?? {}) as Partial<Record<'param' | 'grad' | 'history', unknown>>;
-  const a = (attrs ?? {}) as Partial<Record<keyof SgdAttrs, unknown>>;
-  const cp = checkTensor('param', xs.param, (xs.param as Tensor | undefined)?.shape ?? [], FLOAT);
-  if (E.isLeft(cp)) return cp;
-  const shape = cp.right.shape;
-  const cg = checkTensor('grad', xs.grad, shape, FLOAT);
-  if (E.isLeft(cg)) return cg;
-  const ch = checkTensor('history', xs.history, shape, FLOAT);
-  if (E.isLeft(ch)) return ch;
-  const theta = asFloat32(cp.right);
-  const grad = asFloat32(cg.right);
-  const hist = asFloat32(ch.right);
-  for (const [name, t] of [['param', theta], ['grad', grad], ['history', hist]] as const) {
-    const f = checkFinite(name, t);
-    if (E.isLeft(f)) return f;
+const setting = (name: string, dflt: number | undefined, doc: string, min?: number): AttrDef => ({
+  name,
+  domain: { kind: 'number', ...(min === undefined ? {} : { min }) },
+  ...(dflt === undefined ? {} : { default: dflt }),
+  doc,
+});
+
+export const SGD_ATTRS: readonly AttrDef[] = [
+  setting('lr', undefined, "the solver's current rate (required), finite and ≥ 0", 0),
+  setting('momentum', 0.9, 'the momentum (Caffe keeps lr inside the buffer)'),
+  setting('weight_decay', 0.0005, 'L2 weight decay, added after the 1/iter_size scaling'),
+  setting('lr_mult', 1, 'the parameter\'s lr multiplier (OHEM: weights 1, biases 2)'),
+  setting('decay_mult', 1, 'the parameter\'s decay multiplier (OHEM: weights 1, fc biases 0)'),
+  { name: 'iter_size', domain: { kind: 'int', min: 1 }, default: 1, doc: 'forward/backward passes accumulated into the gradient (OHEM: 2)' },
+];
+
+const same = (name: string, doc: string): InputDef => ({ name, dtypes: ['float32'], accepts: ['float64'], read: 'float32', shape: name === 'param' ? { any: true } : { like: 'param' }, doc });
+
+// Both sides do SPEC §9's float32 operations unfused and in the same order, so they should agree
+// bit for bit. The tolerance admits a port that contracts to FMA (Caffe's own GPU kernel and
+// cuBLAS axpy may): with the generated magnitudes (|θ|, |g| ≤ 10, |v| ≤ 1, lr·lr_mult ≤ 0.2,
+// wd·decay_mult ≤ 0.02, momentum ≤ 0.99 ⇒ |η·g| ≤ 2.04, |v'| ≤ 3.03) one fused step moves v by
+// ≤ ulp(3.03) = 2^-22 and the fused decay moves g by ≤ ulp(10.2) = 2^-20, i.e. v by ≤ 0.2·2^-20:
+// under 1e-6 absolute together; θ' = θ − v' adds one rounding (≤ 2u·|θ'|).
+const PARAM_TOL: Tolerance = { atol: 1e-6, rtol: 4 * U, note: 'same unfused float32 ops (expect bit-exact); allows FMA contraction: ≤ 1e-6 at the generated magnitudes, +2 ulps of θ' };
+const HISTORY_TOL: Tolerance = { atol: 1e-6, rtol: 4 * U, note: 'same unfused float32 ops (expect bit-exact); allows FMA contraction in m·v + η·g and the decay axpy: ≤ 1e-6 at the generated magnitudes' };
+
+/** The settings as Caffe's floats, and the products it forms in float: a Left naming the attr that overflows. */
+const floatSettings = (a: SgdAttrs): Result<{ lr: number; momentum: number; localDecay: number; localRate: number }> => {
+  const f: Record<string, number> = {};
+  for (const name of ['lr', 'momentum', 'weight_decay', 'lr_mult', 'decay_mult'] as const) {
+    const r = floatSetting(`attrs.${name}`, a[name]);
+    if (E.isLeft(r)) return r;
+    f[name] = r.right;
   }
-
-  if (a.lr === undefined || a.lr === null) return E.left(valueError('attrs.lr', 'is required (the solver’s current learning rate)'));
-  const lr = floatSetting('attrs.lr', a.lr, 0);
-  if (E.isLeft(lr)) return lr;
-  const momentum = floatSetting('attrs.momentum', a.momentum ?? SGD_DEFAULTS.momentum);
-  if (E.isLeft(momentum)) return momentum;
-  const wd = floatSetting('attrs.weight_decay', a.weight_decay ?? SGD_DEFAULTS.weight_decay);
-  if (E.isLeft(wd)) return wd;
-  const lrMult = floatSetting('attrs.lr_mult', a.lr_mult ?? SGD_DEFAULTS.lr_mult);
-  if (E.isLeft(lrMult)) return lrMult;
-  const decayMult = floatSetting('attrs.decay_mult', a.decay_mult ?? SGD_DEFAULTS.decay_mult);
-  if (E.isLeft(decayMult)) return decayMult;
-  const iterSize = checkInt('attrs.iter_size', a.iter_size ?? SGD_DEFAULTS.iter_size, 1);
-  if (E.isLeft(iterSize)) return iterSize;
-
-  const localDecay = Math.fround(wd.right * decayMult.right); // float · float (Regularize)
+  const localDecay = Math.fround(f.weight_decay * f.decay_mult); // float · float (Regularize)
   if (!Number.isFinite(localDecay)) return E.left(rangeError('attrs.decay_mult', 'weight_decay·decay_mult overflows float32'));
-  const localRate = Math.fround(lr.right * lrMult.right); // float · float (ComputeUpdateValue)
+  const localRate = Math.fround(f.lr * f.lr_mult); // float · float (ComputeUpdateValue)
   if (!Number.isFinite(localRate)) return E.left(rangeError('attrs.lr_mult', 'lr·lr_mult overflows float32'));
-  const m = momentum.right;
-  const norm = Math.fround(1 / iterSize.right); // Dtype(1.) / iter_size
-  const scaleGrad = iterSize.right > 1; // Normalize returns early when iter_size == 1
-
-  const t = theta.data;
-  const gd = grad.data;
-  const h = hist.data;
-  const n = t.length;
-  const outT = allocate('float32', n);
-  const outV = allocate('float32', n);
-  for (let i = 0; i < n; i++) {
-    let g = gd[i];
-    if (scaleGrad) g = Math.fround(g * norm);
-    if (localDecay !== 0) g = Math.fround(Math.fround(localDecay * t[i]) + g);
-    const v = Math.fround(Math.fround(m * h[i]) + Math.fround(localRate * g));
-    const th = Math.fround(t[i] - v);
-    if (!Number.isFinite(th) || !Number.isFinite(v))
-      return E.left(valueError('param', `the update overflows float32 at element ${i} (θ = ${t[i]}, g = ${gd[i]}, v = ${h[i]})`));
-    outV[i] = v;
-    outT[i] = th;
-  }
-  return E.right({ param: adoptTensor('float32', shape, outT), history: adoptTensor('float32', shape, outV) });
+  return E.right({ lr: f.lr, momentum: f.momentum, localDecay, localRate });
 };
+
+export const sgdDef: OpDef<SgdAttrs, { readonly param: Tensor<'float32'>; readonly history: Tensor<'float32'> }> = {
+  name: 'sgd_update',
+  version: 1,
+  summary: 'one Caffe SGD update of a parameter: lr inside the momentum buffer, weight decay after the 1/iter_size scaling',
+  doc: 'docs/semantics.md#the-sgd-step',
+  inputs: [same('param', 'the parameter θ, any shape'), same('grad', 'its accumulated gradient g (θ\'s shape)'), same('history', 'its momentum history v (θ\'s shape)')],
+  attrs: SGD_ATTRS,
+  outputs: [
+    { name: 'param', dtype: 'float32', shape: { like: 'param' }, tolerance: PARAM_TOL, doc: 'θ − v' },
+    { name: 'history', dtype: 'float32', shape: { like: 'param' }, tolerance: HISTORY_TOL, doc: 'the new momentum history v' },
+  ],
+  kernels: [],
+  check: (v) => {
+    for (const name of ['param', 'grad', 'history']) {
+      const f = checkFinite(name, v.inputs[name]);
+      if (E.isLeft(f)) return f;
+    }
+    return floatSettings(v.attrs);
+  },
+  /**
+   * One Caffe SGD update of a parameter θ with accumulated gradient g and momentum history v
+   * (SPEC §9: SGDSolver::Normalize, Regularize, ComputeUpdateValue, then Blob::Update), in float32:
+   *
+   *   if iter_size > 1:       g ← fl32(g · fl32(1/iter_size))            (the gradient only)
+   *   λ = fl32(weight_decay · decay_mult); if λ ≠ 0: g ← fl32(fl32(λ·θ) + g)   (L2; NOT divided by iter_size)
+   *   η = fl32(lr · lr_mult)
+   *   v ← fl32(fl32(momentum·v) + fl32(η·g))                             (lr inside the buffer: not PyTorch's SGD)
+   *   θ ← fl32(θ − v)
+   *
+   * With lr_mult 0 and v = 0 the parameter never moves.
+   */
+  run: (v) => {
+    const fs = floatSettings(v.attrs);
+    if (E.isLeft(fs)) return fs;
+    const { momentum: m, localDecay, localRate } = fs.right;
+    const iterSize = v.attrs.iter_size;
+    const norm = Math.fround(1 / iterSize); // Dtype(1.) / iter_size
+    const scaleGrad = iterSize > 1; // Normalize returns early when iter_size == 1
+    const t = v.inputs.param.data;
+    const gd = v.inputs.grad.data;
+    const h = v.inputs.history.data;
+    const n = t.length;
+    const outT = allocate('float32', n);
+    const outV = allocate('float32', n);
+    for (let i = 0; i < n; i++) {
+      let g = gd[i];
+      if (scaleGrad) g = Math.fround(g * norm);
+      if (localDecay !== 0) g = Math.fround(Math.fround(localDecay * t[i]) + g);
+      const vi = Math.fround(Math.fround(m * h[i]) + Math.fround(localRate * g));
+      const th = Math.fround(t[i] - vi);
+      if (!Number.isFinite(th) || !Number.isFinite(vi))
+        return E.left(valueError('param', `the update overflows float32 at element ${i} (θ = ${t[i]}, g = ${gd[i]}, v = ${h[i]})`));
+      outV[i] = vi;
+      outT[i] = th;
+    }
+    const shape = v.inputs.param.shape;
+    return E.right({ param: adoptTensor('float32', shape, outT), history: adoptTensor('float32', shape, outV) });
+  },
+};
+
+/** One Caffe SGD update (SPEC §9). Returns fresh `param` and `history`. */
+export const sgdUpdate = opFn<{ readonly param: Tensor; readonly grad: Tensor; readonly history: Tensor }, SgdAttrs, { readonly param: Tensor<'float32'>; readonly history: Tensor<'float32'> }>(
+  sgdDef,
+  () => referenceKernels,
+);
 
 /**
  * Caffe's "step" learning-rate policy (SPEC §9 step 3, §3.3): rate = base_lr · gamma^⌊iter/stepsize⌋,
@@ -129,9 +142,9 @@ export const sgdUpdate = (
  * counts completed solver updates (each of iter_size passes). OHEM: 0.001, 0.1, 30000.
  */
 export const stepLearningRate = (base_lr: number, gamma: number, stepsize: number, iter: number): Result<number> => {
-  const b = floatSetting('base_lr', base_lr);
+  const b = E.chain((x: number) => floatSetting('base_lr', x))(checkNumber('base_lr', base_lr));
   if (E.isLeft(b)) return b;
-  const gm = floatSetting('gamma', gamma);
+  const gm = E.chain((x: number) => floatSetting('gamma', x))(checkNumber('gamma', gamma));
   if (E.isLeft(gm)) return gm;
   const s = checkInt('stepsize', stepsize, 1);
   if (E.isLeft(s)) return s;

@@ -5,17 +5,9 @@
  * orders its boxes with it (SPEC §4) and the mining code orders losses with it (SPEC §2.1).
  */
 import * as E from 'fp-ts/lib/Either.js';
-import {
-  type Result,
-  Tensor,
-  adoptTensor,
-  allocate,
-  checkEnum,
-  checkInt,
-  checkNoNaN,
-  checkTensor,
-  valueError,
-} from '../core/index.js';
+import { type Tensor, adoptTensor, allocate, checkNoNaN } from '../core/internal.js';
+import { type AttrDef, type OpDef, exact, opFn } from './def.js';
+import { referenceKernels } from './kernels.js';
 
 /**
  * How equal values are ordered (SPEC §2.2). Position = position in the array being ordered.
@@ -25,6 +17,14 @@ import {
  */
 export type TieRule = 'index_desc' | 'index_asc';
 export const TIE_RULES: readonly TieRule[] = ['index_desc', 'index_asc'];
+
+/** The tie rule of every ordering (nms, top_k, the selection dialects); its default is the op's. */
+export const TIES_ATTR: AttrDef = {
+  name: 'ties',
+  domain: { kind: 'enum', values: TIE_RULES },
+  default: 'index_desc',
+  doc: 'equal values by position: index_desc (2016 NumPy argsort()[::-1], the reference default) or index_asc (TF, JAX, tfjs, ONNX)',
+};
 
 /**
  * Positions of `values` ordered by value descending, equal values by position as `ties` says.
@@ -78,39 +78,53 @@ export const orderDescending = (values: ArrayLike<number>, ties: TieRule): Int32
 };
 
 export interface TopKAttrs {
-  /** How many to select; required, a positive integer (k > n selects all n). */
+  /** How many to select; required, an integer ≥ 0 (k > n selects all n; 0 selects none). */
   readonly k: number;
   readonly ties: TieRule;
 }
-/** `k` has no default (PROTOCOL.md): a request without it is a Left. */
-export const TOP_K_DEFAULTS: Omit<TopKAttrs, 'k'> = { ties: 'index_desc' };
+
+export const topKDef: OpDef<TopKAttrs, { readonly indices: Tensor<'int32'> }> = {
+  name: 'top_k',
+  version: 1,
+  summary: 'select_hard_examples: the first min(k, n) positions by value descending, ties by the rule',
+  doc: 'docs/semantics.md#top_k',
+  inputs: [
+    {
+      name: 'values',
+      dtypes: ['float32', 'float64'],
+      read: 'as-is',
+      shape: ['n'],
+      doc: '[n], no NaN; ranked in the dtype they arrive in (float64 losses are not rounded, SPEC §2.2)',
+    },
+  ],
+  attrs: [
+    // Protocol 1.1 (amendment 3): k = 0 is the original's slice [0:0], an empty selection.
+    { name: 'k', domain: { kind: 'int', min: 0 }, doc: 'how many to select, an integer ≥ 0 (required)' },
+    TIES_ATTR,
+  ],
+  outputs: [
+    {
+      name: 'indices',
+      dtype: 'int32',
+      shape: ['n'],
+      bounded: true,
+      tolerance: exact('integer positions: exact (ties compared under the declared ties rule, which both sides apply)'),
+      doc: 'min(k, n) positions, value descending',
+    },
+  ],
+  kernels: [],
+  check: (v) => checkNoNaN('values', v.inputs.values),
+  run: (v) => {
+    const order = orderDescending(v.inputs.values.data, v.attrs.ties);
+    const m = Math.min(v.attrs.k, order.length);
+    const out = allocate('int32', m);
+    out.set(order.subarray(0, m));
+    return E.right({ indices: adoptTensor('int32', [m], out) });
+  },
+};
 
 /**
  * `select_hard_examples` (SPEC §2.1): the first min(k, n) positions of `values` by value
- * descending, ties by `ties` (SPEC §2.2). Values are ranked in the dtype they arrive in (float64
- * losses are not rounded to float32: SPEC §2.2, the final ranking uses the float64 loss).
- * ±Infinity are ordinary values; NaN is rejected.
+ * descending, ties by `ties` (SPEC §2.2). ±Infinity are ordinary values; NaN is rejected.
  */
-export const selectTopK = (
-  inputs: { readonly values: Tensor },
-  attrs: Partial<TopKAttrs> = {},
-): Result<{ readonly indices: Tensor<'int32'> }> => {
-  const vals = checkTensor('values', inputs?.values, ['n'], ['float32', 'float64']);
-  if (E.isLeft(vals)) return vals;
-  const noNaN = checkNoNaN('values', vals.right);
-  if (E.isLeft(noNaN)) return noNaN;
-  const a = attrs ?? {};
-  const k =
-    a.k === undefined
-      ? E.left(valueError('attrs.k', 'is required: a positive integer (how many to select)'))
-      : checkInt('attrs.k', a.k, 1);
-  if (E.isLeft(k)) return k;
-  const ties = checkEnum('attrs.ties', a.ties === undefined ? TOP_K_DEFAULTS.ties : a.ties, TIE_RULES);
-  if (E.isLeft(ties)) return ties;
-
-  const order = orderDescending(vals.right.data, ties.right);
-  const m = Math.min(k.right, order.length);
-  const out = allocate('int32', m);
-  out.set(order.subarray(0, m));
-  return E.right({ indices: adoptTensor('int32', [m], out) });
-};
+export const selectTopK = opFn<{ readonly values: Tensor }, TopKAttrs, { readonly indices: Tensor<'int32'> }>(topKDef, () => referenceKernels);

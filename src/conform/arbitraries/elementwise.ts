@@ -8,6 +8,7 @@
  * lr/decay multipliers of biases (2/0) and frozen layers (0/0).
  */
 import fc from 'fast-check';
+import { enumValues } from './attrs.js';
 
 type JT = { dtype: 'float32' | 'int32'; shape: number[]; data: number[] };
 export type Req = { op: string; attrs: Record<string, unknown>; inputs: Record<string, JT> };
@@ -50,7 +51,7 @@ const scoreVal = fc.oneof({ weight: 4, arbitrary: f32(-20, 20) }, { weight: 1, a
 const scoresOf = (R: number, K: number) =>
   fc.oneof(vec(R * K, scoreVal), vec(R * K, fc.constantFrom(-80, 80, -79.5, 0, 1)));
 
-const NORMS = ['valid', 'batch_size', 'full', 'none'] as const;
+const NORMS = enumValues<'valid' | 'batch_size' | 'full' | 'none'>('softmax_loss', 'normalization');
 
 /** σ and d = fl32(w_in·fl32(pred − target)) with |d| clear of the kink 1/fl32(σ²) (relative 1e-5). */
 const awayFromKink = (pred: number[], target: number[], win: number[], sigma: number): boolean => {
@@ -155,64 +156,4 @@ export const requests: Record<string, fc.Arbitrary<Req>> = {
         return { op: 'sgd_update', attrs, inputs: { param: t(shape, param), grad: t(shape, grad), history: t(shape, history) } };
       });
   }),
-};
-
-const U = 2 ** -24; // float32 unit roundoff
-
-const EXACT = (why: string) => ({ atol: 0, rtol: 0, note: why });
-
-// softmax (both sides): d = fl32(x − max) identical; e = fl32(exp d) where each side's double exp
-// is within ~1 double ulp, so the float32 e agree or differ by 1 ulp (a rounding-boundary
-// straddle); s = fl32(Σe) with the sums in float64 in different orders (differences ~K·2^-53) and
-// at worst K−1 e's off by an ulp each (≤ 5u relative for K = 6); then p = fl32(e/s). Worst case
-// |Δp| ≤ (1 + 5 + 1 + 1)u = 8u relative; subnormal p (scores ±80 give e down to e^-160 → 0) have
-// absolute rounding 2^-150 on each side, ≤ 2 subnormal ulps apart: atol 1e-44.
-const PROB = { atol: 1e-44, rtol: 8 * U, note: 'softmax: exp ±1 float32 ulp per element (double exp in another libm), sums in another order: ≤ 8u relative; 1e-44 for subnormal p' };
-
-export const tolerances: Record<string, Record<string, { atol: number; rtol: number; note: string }>> = {
-  relu: { y: EXACT('a selection: no arithmetic (±0 compare equal)') },
-  relu_backward: { dx: EXACT('a selection: dy where x > 0, else 0') },
-  dropout: { y: EXACT('x·m is exact (m ∈ {0,1}); one float32 rounding of ·scale, with scale = fl32(1/(1 − fl32(ratio))) on both sides') },
-  dropout_backward: { dx: EXACT('dy·m is exact; one float32 rounding of ·scale') },
-  softmax: { prob: PROB },
-  softmax_loss: {
-    prob: PROB,
-    // g = fl32(fl32(p − [k=y])·fl32(1/Z)): the p difference (≤ 8u·p ≤ 8u ≈ 4.8e-7, in absolute
-    // terms because p − 1 can cancel to ~0) scaled by 1/Z ≤ 1, plus two roundings of g itself.
-    scores_grad: {
-      atol: 5e-7,
-      rtol: 4 * U,
-      note: 'Δp ≤ 8u absolute (p − 1 cancels, so absolute) times 1/Z ≤ 1, plus the two float32 roundings of the gradient',
-    },
-    // ℓ_i = −ln max(p, FLT_MIN): Δℓ ≤ Δp/p ≤ 8u per valid row (absolute); the reference rounds
-    // each ℓ to float32 (Caffe's logf; u·ℓ each, ≤ u·L after /Z) where the oracle keeps doubles,
-    // and each side rounds the total once or twice. |ΔL| ≤ n·8u/Z + 3u·L ≤ 8·8u + 3u·L for R ≤ 8
-    // ('none' has Z = 1): atol 4e-6, rtol 4u. Clamped rows (87.3365) differ only by that rounding.
-    loss: {
-      atol: 4e-6,
-      rtol: 4 * U,
-      note: 'per-row ln p off by ≤ 8u absolute (≤ 8 rows, Z ≥ 1), per-term float32 rounding (Caffe logf) and total rounding ≤ 3u·L',
-    },
-  },
-  smooth_l1_loss: {
-    // Both sides compute the same e_k = fl32(w_out·fl32(f(d_k))) bit for bit (f in double from
-    // float32 d); weights ≥ 0 so e ≥ 0 and the float64 sums (another order) agree to ~n·2^-53.
-    // The reference stores fl32(fl32(Σ)/R) (Caffe: float dot, then float division), the oracle
-    // fl32(Σ/R): ≤ 3u apart; subnormal totals round absolutely (2^-150 per rounding).
-    loss: { atol: 1e-44, rtol: 4 * U, note: 'same e_k; fl32(fl32(Σ)/R) vs fl32(Σ/R): ≤ 3u; 1e-44 for subnormal totals' },
-    // Reference: fl32(fl32(fl32(fl32(1/R)·f')·w_in)·w_out) (Caffe's order: axpby then two muls);
-    // an implementation may apply 1/R last: three roundings in another order, ≤ 6u apart (equal
-    // when R is a power of 2). Subnormal products round absolutely: ≤ 8·2^-149 with |w| ≤ 2.
-    pred_grad: { atol: 2e-44, rtol: 7 * U, note: 'three float32 products whose order may differ (1/R first in Caffe): ≤ 6u; 2e-44 for subnormals' },
-  },
-  // Both sides do SPEC §9's float32 operations unfused and in the same order, so they should agree
-  // bit for bit. The tolerance admits a port that contracts to FMA (Caffe's own GPU kernel and
-  // cuBLAS axpy may): with the generated magnitudes (|θ|, |g| ≤ 10, |v| ≤ 1, lr·lr_mult ≤ 0.2,
-  // wd·decay_mult ≤ 0.02, momentum ≤ 0.99 ⇒ |η·g| ≤ 2.04, |v'| ≤ 3.03) one fused step moves v by
-  // ≤ ulp(3.03) = 2^-22 and the fused decay moves g by ≤ ulp(10.2) = 2^-20, i.e. v by ≤ 0.2·2^-20:
-  // under 1e-6 absolute together; θ' = θ − v' adds one rounding (≤ 2u·|θ'|).
-  sgd_update: {
-    param: { atol: 1e-6, rtol: 4 * U, note: 'same unfused float32 ops (expect bit-exact); allows FMA contraction: ≤ 1e-6 at the generated magnitudes, +2 ulps of θ' },
-    history: { atol: 1e-6, rtol: 4 * U, note: 'same unfused float32 ops (expect bit-exact); allows FMA contraction in m·v + η·g and the decay axpy: ≤ 1e-6 at the generated magnitudes' },
-  },
 };

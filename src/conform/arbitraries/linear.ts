@@ -35,15 +35,3 @@ export const requests: Record<string, fc.Arbitrary<Req>> = {
     })),
   ),
 };
-
-// Both sides sum exact float64 products of float32 values in float64 (the oracle promotes before
-// its matmul) and round once to float32; only the summation order differs, an error of about
-// n·2^-53·Σ|x·w| in double, far below a float32 ulp. The stored float32 can then differ only
-// where that tiny double difference straddles a float32 rounding boundary: by one ulp, which is
-// at most 2^-23·|b| (rtol) — atol covers results that cancel to (near) zero, where that double
-// error, though tiny, is not small relative to |b|.
-const ONE_ULP = { atol: 1e-9, rtol: 2 ** -23, note: 'float64 sums in two orders, one float32 rounding: ≤ 1 ulp (+1e-9 for cancellation to ~0)' };
-export const tolerances: Record<string, Record<string, { atol: number; rtol: number; note: string }>> = {
-  linear: { y: ONE_ULP },
-  linear_backward: { dx: ONE_ULP, dw: ONE_ULP, db: ONE_ULP },
-};

@@ -28,6 +28,7 @@
  * All float32 data are float32-representable and finite; losses are finite and ≥ 0.
  */
 import fc from 'fast-check';
+import { enumArb } from './attrs.js';
 
 type JT = { dtype: 'float32' | 'float64' | 'int32'; shape: number[]; data: number[] };
 export type Req = { op: string; attrs: Record<string, unknown>; inputs: Record<string, JT> };
@@ -352,7 +353,7 @@ export const selectCases = (conv: Convention): fc.Arbitrary<SelectCase> =>
         });
     });
 
-const tiesArb = fc.constantFrom<'index_desc' | 'index_asc'>('index_desc', 'index_asc');
+const tiesArb = enumArb<'index_desc' | 'index_asc'>('ohem_select', 'ties');
 
 export const caffeAttrsArb = fc.record(
   {
@@ -363,10 +364,10 @@ export const caffeAttrsArb = fc.record(
       { weight: 1, arbitrary: fc.constantFrom(0, 1, 0.3) },
       { weight: 1, arbitrary: fc.double({ min: 0, max: 1, noNaN: true }).map(noNegZero) },
     ),
-    box_convention: fc.constantFrom<Convention>('plus1', 'continuous'),
-    suppress: fc.constantFrom<'gt' | 'ge'>('gt', 'ge'),
+    box_convention: enumArb<Convention>('ohem_select', 'box_convention'),
+    suppress: enumArb<'gt' | 'ge'>('ohem_select', 'suppress'),
     ties: tiesArb,
-    precision: fc.constantFrom<'float32' | 'float64'>('float32', 'float64'),
+    precision: enumArb<'float32' | 'float64'>('ohem_select', 'precision'),
   },
   { requiredKeys: [] },
 );
@@ -383,7 +384,7 @@ export const mmdetAttrsArb = fc.record(
 
 export const tfAttrsArb = fc.record(
   {
-    loss_type: fc.constantFrom<'both' | 'cls' | 'loc'>('both', 'cls', 'loc'),
+    loss_type: enumArb<'both' | 'cls' | 'loc'>('ohem_select', 'loss_type', { dialect: 'tf-hard-example-miner' }),
     cls_loss_weight: fc.constantFrom(0.05, 1, 0.5, 0),
     loc_loss_weight: fc.constantFrom(0.06, 1, 2, 0),
     num_hard_examples: fc.oneof(fc.integer({ min: 0, max: 10 }), fc.constant(64)),
@@ -443,46 +444,8 @@ const selectArb = (dialect: Dialect, attrsArb: fc.Arbitrary<Record<string, unkno
 
 export const requests: Record<string, fc.Arbitrary<Req>> = {
   ohem_roi_loss: roiLossCases.map(roiLossRequest),
-  ohem_select: selectArb('caffe-ohem', caffeAttrsArb, (a) => (a.box_convention as Convention | undefined) ?? 'plus1'),
+  'ohem_select/caffe-ohem': selectArb('caffe-ohem', caffeAttrsArb, (a) => (a.box_convention as Convention | undefined) ?? 'plus1'),
   'ohem_select/mmdet-ohem': selectArb('mmdet-ohem', mmdetAttrsArb, () => 'plus1'),
   'ohem_select/tf-hard-example-miner': selectArb('tf-hard-example-miner', tfAttrsArb, () => 'continuous'),
   'ohem_select/ssd-hard-negative': selectArb('ssd-hard-negative', ssdAttrsArb, () => 'plus1'),
-};
-
-const EXACT_INDICES = {
-  atol: 0,
-  rtol: 0,
-  note: 'integer RoI indices: exact (ties are compared under the declared ties rule, which both sides apply; docs/mining.md §2 fixes every order)',
-};
-
-/**
- * The float64 outputs of ohem_roi_loss.
- * - cls_loss: −fl32(ln p) is a float32 log (SPEC §1.2). Both the reference and the oracle emulate
- *   it as the double log rounded to float32 (fround(Math.log(p)) / fl32(math.log(p))), and agree
- *   bit for bit where the two double logs agree (1000 of 1000 generated requests here). But V8's
- *   Math.log and the platform libm's log may differ by a double ulp, which after rounding to
- *   float32 can move the result by 1 float32 ulp; and a port (or an oracle) that uses NumPy's own
- *   float32 `log` ufunc gets a SIMD approximation documented up to 3.83 ULP (AVX512F; e.g. at
- *   p = 2⁻⁵² NumPy 2.4.6 gives 36.043655, one ulp above the correctly rounded 36.0436516), while
- *   the original's 2016 libm `logf` is ≤ 1 ulp (SPEC pitfall 3 allows 1 ulp). One float32 ulp of a
- *   normal value v is ≤ 2⁻²³·|v|, so 4 ulps ≤ 2⁻²¹·|b|: atol 0, rtol 2⁻²¹. The clamped branch
- *   (p < ε) is the double −ln ε on both sides and p = 1 gives 0 on both sides (log 1 = 0 exactly).
- * - bbox_loss: every term w_out·s(x) is one double rounding of an exact product (x is float32, so
- *   0.5·x² and |x| − 0.5 are exact in double), identical on both sides; only the summation order
- *   may differ (docs say left to right; a pairwise np.sum differs by at most (n−1)·2⁻⁵³·Σ|terms|).
- *   The generated outside weights are ≥ 0 and s ≥ 0, so Σ|terms| = |bbox|, and n ≤ 4K = 84:
- *   rtol 2⁻⁴⁵ > 83·2⁻⁵³.
- * - loss = cls + bbox (one more double rounding, 2⁻⁵³): cls ≥ 0 and bbox ≥ 0 here, so both parts'
- *   errors are relative to the sum as well: rtol 2⁻²¹ + 2⁻⁴⁴.
- */
-export const tolerances: Record<string, Record<string, { atol: number; rtol: number; note: string }>> = {
-  ohem_roi_loss: {
-    cls_loss: { atol: 0, rtol: 2 ** -21, note: 'float32 log: ≤ 4 float32 ulps (NumPy SIMD float32 log ≤ 3.83 ULP; fround(Math.log) ≤ 0.5 ulp); clamped values exact' },
-    bbox_loss: { atol: 0, rtol: 2 ** -45, note: 'identical double terms; only the summation order of ≤ 84 non-negative terms may differ: (n−1)·2⁻⁵³ < 2⁻⁴⁵' },
-    loss: { atol: 0, rtol: 2 ** -21 + 2 ** -44, note: 'cls (≤ 4 float32 ulps) + bbox (summation order) + one double rounding; both parts ≥ 0, so relative to the sum' },
-  },
-  ohem_select: { hard_inds: EXACT_INDICES },
-  'ohem_select/mmdet-ohem': { hard_inds: EXACT_INDICES },
-  'ohem_select/tf-hard-example-miner': { hard_inds: EXACT_INDICES },
-  'ohem_select/ssd-hard-negative': { hard_inds: EXACT_INDICES },
 };

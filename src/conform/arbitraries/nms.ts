@@ -21,6 +21,7 @@
  * properties/topK.test.ts).
  */
 import fc from 'fast-check';
+import { enumArb } from './attrs.js';
 
 type JT = { dtype: 'float32' | 'float64' | 'int32'; shape: number[]; data: number[] };
 export type Req = { op: string; attrs: Record<string, unknown>; inputs: Record<string, JT> };
@@ -73,10 +74,10 @@ const thresholdArb = fc.oneof(
 const nmsAttrsArb = fc.record(
   {
     threshold: thresholdArb,
-    box_convention: fc.constantFrom<BoxConvention>('plus1', 'continuous'),
-    suppress: fc.constantFrom<'gt' | 'ge'>('gt', 'ge'),
-    ties: fc.constantFrom<'index_desc' | 'index_asc'>('index_desc', 'index_asc'),
-    precision: fc.constantFrom<'float32' | 'float64'>('float32', 'float64'),
+    box_convention: enumArb<BoxConvention>('nms', 'box_convention'),
+    suppress: enumArb<'gt' | 'ge'>('nms', 'suppress'),
+    ties: enumArb<'index_desc' | 'index_asc'>('nms', 'ties'),
+    precision: enumArb<'float32' | 'float64'>('nms', 'precision'),
   },
   { requiredKeys: [] },
 );
@@ -239,7 +240,7 @@ export const topKCases: fc.Arbitrary<TopKCase> = fc
         values: fc.constant(dtype === 'float32' ? vals.map((v) => noNegZero(fr(v))) : vals),
         dtype: fc.constant(dtype),
         k: fc.oneof(fc.integer({ min: 1, max: Math.max(1, n) }), fc.integer({ min: n + 1, max: n + 10 }), fc.constant(Math.max(1, n))),
-        ties: fc.constantFrom<'index_desc' | 'index_asc'>('index_desc', 'index_asc'),
+        ties: enumArb<'index_desc' | 'index_asc'>('top_k', 'ties'),
       },
       { requiredKeys: ['values', 'dtype', 'k'] },
     );
@@ -261,9 +262,4 @@ export const requests: Record<string, fc.Arbitrary<Req>> = {
     attrs: c.ties === undefined ? { k: c.k } : { k: c.k, ties: c.ties },
     inputs: { values: { dtype: c.dtype, shape: [c.values.length], data: c.values } },
   })),
-};
-
-export const tolerances: Record<string, Record<string, { atol: number; rtol: number; note: string }>> = {
-  nms: { keep: { atol: 0, rtol: 0, note: 'integer positions: exact (ties compared under the declared ties rule, which both sides apply)' } },
-  top_k: { indices: { atol: 0, rtol: 0, note: 'integer positions: exact (ties compared under the declared ties rule, which both sides apply)' } },
 };

@@ -14,7 +14,7 @@
  *      the dialect ranks are separated (and no NMS IoU sits at the threshold);
  *   2. the backward's branch points on the train pass: ReLU at 0 and smooth-L1 at |d| = 1/σ².
  * So each generated request is run through our own `ohemStep` and the composition of the train pass
- * from the public ops (heads.ts `plainFastRcnn`) and KEPT ONLY IF:
+ * from the public ops (heads.ts `headForwardOps`) and KEPT ONLY IF:
  *   - every two distinct values the dialect ranks differ by more than 1e-4 relative + 1e-5 absolute
  *     (caffe-ohem: roi_loss over all RoIs; mmdet-ohem: cls_loss within the positives and within the
  *     negatives; tf: its image loss (cls·0.05 + bbox·0.06, or cls, or bbox) within each image; ssd:
@@ -32,9 +32,11 @@
  * the clamp 36.04; kinks reject ~1%. Generation stays ~5 ms a request.
  */
 import fc from 'fast-check';
+import { enumArb } from './attrs.js';
 import * as E from 'fp-ts/lib/Either.js';
 import { ohemStep, type StepConfig } from '../../mining/ohemStep.js';
-import { PARAMS, MASKS, BATCH, type HeadSpec, headDimsArb, buildSpec, tensorsOf, plainFastRcnn, iouPlus1, paramShape, maskShape, batchShape } from '../heads.js';
+import { boxIoU } from '../../ops/index.js';
+import { PARAMS, MASKS, BATCH, type HeadSpec, headDimsArb, buildSpec, tensorsOf, headForwardOps, takeRows, paramShape, maskShape, batchShape } from './heads.js';
 
 type JT = { dtype: 'float32'; shape: number[]; data: number[] };
 export type Req = { op: string; attrs: Record<string, unknown>; inputs: Record<string, JT> };
@@ -47,8 +49,8 @@ const caffeAttrs = fc.record(
     batch_size: fc.integer({ min: 1, max: 12 }),
     use_nms: fc.boolean(),
     nms_threshold: fc.constantFrom(0.7, 0.5, 0.3),
-    box_convention: fc.constantFrom('plus1', 'continuous'),
-    precision: fc.constantFrom('float32', 'float64'),
+    box_convention: enumArb('ohem_step', 'box_convention'),
+    precision: enumArb('ohem_step', 'precision'),
   },
   { requiredKeys: ['batch_size'] },
 );
@@ -61,7 +63,7 @@ const mmdetAttrs = fc.record({
 const tfAttrs = fc.record(
   {
     dialect: fc.constant('tf-hard-example-miner'),
-    loss_type: fc.constantFrom('both', 'cls', 'loc'),
+    loss_type: enumArb('ohem_step', 'loss_type', { dialect: 'tf-hard-example-miner' }),
     num_hard_examples: fc.integer({ min: 0, max: 10 }),
     iou_threshold: fc.constantFrom(0.7, 0.5, 0.3),
     max_negatives_per_positive: fc.constantFrom(null, 1, 3),
@@ -73,7 +75,7 @@ const ssdAttrs = fc.record({ dialect: fc.constant('ssd-hard-negative'), neg_pos_
 
 /** Attrs every request may carry besides the selection (each sometimes absent: the default). */
 const lossAttrs = fc.record(
-  { sigma: fc.constantFrom(1, 3), normalization: fc.constantFrom('valid', 'batch_size', 'full', 'none') },
+  { sigma: fc.constantFrom(1, 3), normalization: enumArb('ohem_step', 'normalization') },
   { requiredKeys: [] },
 );
 
@@ -118,7 +120,7 @@ const unambiguous = (s: HeadSpec, sel: Record<string, unknown>, extra: Record<st
   const fg = (i: number) => s.labels[i] > 0;
   const box = (i: number) => s.rois.slice(i * 5 + 1, i * 5 + 5);
   const iouFar = (group: number[], thr: number, plus: number) => {
-    for (const a of group) for (const b of group) if (a < b && Math.abs(iouPlus1(box(a), box(b), plus) - thr) <= MARGIN) return false;
+    for (const a of group) for (const b of group) if (a < b && Math.abs(boxIoU(box(a), box(b), plus ? 'plus1' : 'continuous', 'float32') - thr) <= MARGIN) return false;
     return true;
   };
   const images = [...new Set(idx.map(img))];
@@ -151,13 +153,18 @@ const unambiguous = (s: HeadSpec, sel: Record<string, unknown>, extra: Record<st
   // Branch points of the train pass's backward.
   const sigma = (extra.sigma as number | undefined) ?? 1;
   const kink = 1 / Math.fround(Math.fround(sigma) * Math.fround(sigma));
-  const p = plainFastRcnn(t, r.hard_inds.data, { sigma });
-  if (p.fwd.a6.data.some((v) => Math.abs(v) <= MARGIN) || p.fwd.a7.data.some((v) => Math.abs(v) <= MARGIN)) return false;
+  // The train pass's forward of the hard RoIs, from the public ops, and its smooth-L1 arguments.
+  const hard = r.hard_inds.data;
+  const fwd = headForwardOps(t, takeRows(t.batch.rois, hard), t.masks && takeRows(t.masks.train_mask6, hard), t.masks && takeRows(t.masks.train_mask7, hard));
+  if (fwd.a6.data.some((v) => Math.abs(v) <= MARGIN) || fwd.a7.data.some((v) => Math.abs(v) <= MARGIN)) return false;
   const win = t.batch.bbox_inside_weights.data;
+  const tgt = t.batch.bbox_targets.data;
   const D = 4 * s.K;
-  for (let k = 0; k < p.d.length; k++) {
-    const row = r.hard_inds.data[Math.floor(k / D)];
-    if (win[row * D + (k % D)] !== 0 && Math.abs(Math.abs(p.d[k]) - kink) <= MARGIN) return false;
+  for (let k = 0; k < fwd.bbox.size; k++) {
+    const row = hard[Math.floor(k / D)];
+    const o = row * D + (k % D);
+    const d = Math.fround(win[o] * Math.fround(fwd.bbox.data[k] - tgt[o]));
+    if (win[o] !== 0 && Math.abs(Math.abs(d) - kink) <= MARGIN) return false;
   }
   return true;
 };
@@ -170,50 +177,8 @@ const requestArb = (selArb: fc.Arbitrary<Record<string, unknown>>, mixedLabels: 
     .map(({ s, sel, extra }) => toRequest(s, sel, extra));
 
 export const requests: Record<string, fc.Arbitrary<Req>> = {
-  ohem_step: requestArb(caffeAttrs, false),
+  'ohem_step/caffe-ohem': requestArb(caffeAttrs, false),
   'ohem_step/mmdet-ohem': requestArb(mmdetAttrs, true),
   'ohem_step/tf-hard-example-miner': requestArb(tfAttrs, true),
   'ohem_step/ssd-hard-negative': requestArb(ssdAttrs, true),
 };
-
-type Tol = { atol: number; rtol: number; note: string };
-
-// Error budget. Both sides hold float32 activations; the oracle sums each dense layer in float64
-// and rounds once (as we do: then most outputs agree bit for bit) or, under OHEM_ORACLE_GEMM=float32,
-// as float32 sgemm in BLAS order. Either way every stored activation may differ by ~1 ulp (2^-24
-// relative) plus what the previous layer's difference carries; with |W| ≲ 1.7/√fan_in each layer
-// amplifies by ≲ 2, so scores, boxes and back-propagated diffs carry ≲ 30 ulps of the magnitudes
-// summed into them (≲ 4 here): ≲ 5e-6 absolute in the worst case. The filter keeps the selection and
-// every branch (ReLU, smooth-L1) the same on both sides, so every float output is a continuous
-// function of those differences. Measured against the oracle (600 requests, float32 GEMM): the
-// worst output used ~15% of these tolerances; with float64 accumulation only loss_cls/loss_bbox differ
-// (by their last bit).
-const HARDNESS: Tol = {
-  atol: 5e-6,
-  rtol: 5e-6,
-  note: 'float64 per-RoI loss of a float32 forward summed in another order: −ln p moves by Δscore, the bbox term by |x|·Δpred, each ≲ 30 ulps of O(1) magnitudes; plus ≤ 1 float32 ulp of logf',
-};
-const LOSS: Tol = {
-  atol: 2e-6,
-  rtol: 4e-6,
-  note: 'float32 mean over the B hard RoIs of per-RoI terms off by ≲ 30 ulps of O(1) values, summed in another order and stored once',
-};
-const GRAD: Tol = {
-  atol: 1e-5,
-  rtol: 2e-5,
-  note: 'float32 back-propagation through the same branches, sums in another order: each diff off by ≲ 30 ulps of the magnitudes summed into it (≲ 4), so ≲ 1e-5 absolute where terms cancel',
-};
-const EXACT: Tol = { atol: 0, rtol: 0, note: 'integer RoI indices: the filter makes the ranked values and the NMS IoUs unambiguous, so the selection must agree exactly' };
-
-const stepTolerances: Record<string, Tol> = {
-  roi_loss: HARDNESS,
-  cls_loss: HARDNESS,
-  bbox_loss: HARDNESS,
-  hard_inds: EXACT,
-  loss_cls: LOSS,
-  loss_bbox: LOSS,
-  ...Object.fromEntries(PARAMS.map((p) => [`${p}_grad`, GRAD])),
-  features_grad: GRAD,
-};
-
-export const tolerances: Record<string, Record<string, Tol>> = Object.fromEntries(Object.keys(requests).map((k) => [k, stepTolerances]));

@@ -20,6 +20,7 @@
  * Attrs equal to their defaults are sometimes omitted, so the defaults are exercised too.
  */
 import fc from 'fast-check';
+import { enumArb } from './attrs.js';
 import * as E from 'fp-ts/lib/Either.js';
 import { tensor, type Tensor } from '../../core/index.js';
 import { roiPool } from '../../ops/roiPool.js';
@@ -203,7 +204,7 @@ export const backwardCases = (opts: CaseOptions & { mode?: 'caffe' | 'scatter' }
         randomCells: fc.array(cell, { minLength: bins, maxLength: bins }),
         replace: fc.array(fc.integer({ min: 0, max: 3 }), { minLength: bins, maxLength: bins }),
         top_grad: fc.array(grads, { minLength: bins, maxLength: bins }),
-        mode: opts.mode ? fc.constant(opts.mode) : fc.constantFrom<'caffe' | 'scatter'>('caffe', 'scatter'),
+        mode: opts.mode ? fc.constant(opts.mode) : enumArb<'caffe' | 'scatter'>('roi_pool_backward', 'mode'),
       })
       .map((x) => {
         const forward = forwardArgmax(c);
@@ -269,21 +270,4 @@ export const requests: Record<string, fc.Arbitrary<Req>> = {
       },
     };
   }),
-};
-
-const EXACT = { atol: 0, rtol: 0 };
-export const tolerances: Record<string, Record<string, { atol: number; rtol: number; note: string }>> = {
-  roi_pool: {
-    top: { ...EXACT, note: 'a max moves no bits: bit-exact (PROTOCOL.md)' },
-    argmax: { ...EXACT, note: 'integer: exact' },
-  },
-  roi_pool_backward: {
-    // Not a tolerance of convenience: SPEC §5.2 fixes both the arithmetic (Caffe's `Dtype
-    // gradient`, float32) and the order of the terms of every cell (RoI, then ph, then pw;
-    // scatter mode: r, c, ph, pw), so a faithful port adds the same float32 numbers in the same
-    // order and gets the same bits. A float64 accumulator, or another order, would differ by up
-    // to (terms − 1) float32 ulps of the partial sums; that is a deviation this comparison must
-    // report, not absorb.
-    features_grad: { ...EXACT, note: 'same float32 terms added in float32 in the order SPEC §5.2 fixes: bit-exact' },
-  },
 };

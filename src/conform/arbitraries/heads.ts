@@ -1,8 +1,8 @@
 /**
- * Shared generators of tiny Fast R-CNN heads and batches for the mining properties
- * (properties/ohemStep.test.ts, properties/train.test.ts, src/conform/arbitraries/ohemStep.ts),
- * and an independent composition of the plain Fast R-CNN loss from the PUBLIC ops (src/ops), written
- * from docs/mining.md §3–§4 and SPEC §5–§8 — never by calling src/mining.
+ * Generators of tiny Fast R-CNN heads and batches (the ohem_step suite's requests; the mining
+ * properties use them too), and the head's forward composed from the PUBLIC ops (src/ops), written
+ * from docs/mining.md §3 — never by calling src/mining — which the generator uses to keep its
+ * requests away from the branch points of the backward.
  *
  * A case is plain numbers (`HeadSpec`) so that tests can perturb, permute and mutate it, and
  * `tensorsOf` turns it into the tensors the API takes. Sizes are tiny: N 1–2 images, C 1–3
@@ -10,25 +10,13 @@
  * K 2–4 classes, R 4–16 RoIs. The RoIs' labels and regression targets are built as Fast R-CNN's
  * `_all_rois` builds them (SPEC §3.2): targets and inside weights 1 only in the 4 slots of a
  * foreground RoI's class, outside weights = (inside > 0). Values are drawn from a fast-check seed
- * with a small local PRNG (fast, reproducible; no Math.random), rounded to float32.
+ * through the project's Philox generator (reproducible; no Math.random), rounded to float32.
  */
 import fc from 'fast-check';
-import { type Tensor } from '../core/index.js';
-import {
-  roiPool,
-  roiPoolBackward,
-  linear,
-  linearBackward,
-  relu,
-  reluBackward,
-  dropout,
-  dropoutBackward,
-  softmax,
-  softmaxCE,
-  smoothL1,
-  type Normalization,
-} from '../ops/index.js';
-import { T, right } from './util.js';
+import * as E from 'fp-ts/lib/Either.js';
+import { type Tensor, seedRng, stream } from '../../core/index.js';
+import { roiPool, linear, relu, dropout, softmax } from '../../ops/index.js';
+import { T, right } from '../util.js';
 
 export const PARAMS = ['fc6_w', 'fc6_b', 'fc7_w', 'fc7_b', 'cls_score_w', 'cls_score_b', 'bbox_pred_w', 'bbox_pred_b'] as const;
 export type PName = (typeof PARAMS)[number];
@@ -109,16 +97,11 @@ export const allTensors = (t: HeadTensors): Tensor[] => [
 
 // ------------------------------------------------------------------------------ generation
 
-/** mulberry32: a tiny seeded PRNG for test data (uniform in [0, 1)). */
-export const prng = (seed: number): (() => number) => {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+/** Uniform draws in [0, 1) from a seed: the project's Philox generator, draw by draw. */
+export const draws = (seed: number): (() => number) => {
+  const r = seedRng(seed >>> 0);
+  if (E.isLeft(r)) throw new Error(r.left.message); // a generator bug: seeds are drawn as uint32
+  return stream(r.right).u;
 };
 
 export interface HeadOptions {
@@ -191,7 +174,7 @@ export const headPairArb = (o: HeadOptions = {}): fc.Arbitrary<[HeadSpec, HeadSp
   headDimsArb(o).chain((d) => fc.integer({ min: 0, max: 0x7fffffff }).map((seed2): [HeadSpec, HeadSpec] => [buildSpec(d, o), buildSpec({ ...d, seed: seed2 }, o)]));
 
 export const buildSpec = (d: HeadDims, o: HeadOptions = {}): HeadSpec => {
-  const rnd = prng(d.seed);
+  const rnd = draws(d.seed);
   const fl = Math.fround;
   const uni = (a: number, b: number) => fl(a + (b - a) * rnd());
   const int = (a: number, b: number) => a + Math.floor(rnd() * (b - a + 1)); // [a, b]
@@ -369,102 +352,3 @@ export const takeRows = (x: Tensor, idx: ArrayLike<number>): Tensor<'float32'> =
 /** The read-only forward of every RoI (docs/mining.md §4 step 1) with the readonly masks. */
 export const readonlyForwardOps = (t: HeadTensors): Forward =>
   headForwardOps(t, t.batch.rois, t.masks?.readonly_mask6, t.masks?.readonly_mask7);
-
-export interface PlainResult {
-  readonly loss_cls: number;
-  readonly loss_bbox: number;
-  readonly grads: Record<`${PName}_grad`, Tensor<'float32'>>;
-  readonly features_grad: Tensor<'float32'>;
-  readonly fwd: Forward;
-  /** The smooth-L1 arguments d = w_in·(pred − target) of the selected RoIs, [B, 4K] (kink checks). */
-  readonly d: number[];
-}
-
-/**
- * The plain Fast R-CNN loss of the RoIs `inds` (in that order), with the train masks' rows `inds`,
- * and its gradients: docs/mining.md §4 steps 4–6, each line one public op.
- */
-export const plainFastRcnn = (
-  t: HeadTensors,
-  inds: ArrayLike<number>,
-  opts: { sigma?: number; normalization?: Normalization } = {},
-): PlainResult => {
-  const B = inds.length;
-  const rois = takeRows(t.batch.rois, inds);
-  const m6 = t.masks && takeRows(t.masks.train_mask6, inds);
-  const m7 = t.masks && takeRows(t.masks.train_mask7, inds);
-  const fwd = headForwardOps(t, rois, m6, m7);
-  const p = t.params;
-  const labels = T('float32', [B], rowsOf(t.batch.labels.data, 1, inds));
-  const ce = right(softmaxCE({ scores: fwd.score, labels }, { normalization: opts.normalization ?? 'valid' }), 'softmaxCE');
-  const target = takeRows(t.batch.bbox_targets, inds);
-  const inside_w = takeRows(t.batch.bbox_inside_weights, inds);
-  const outside_w = takeRows(t.batch.bbox_outside_weights, inds);
-  const sl1 = right(smoothL1({ pred: fwd.bbox, target, inside_w, outside_w }, { sigma: opts.sigma ?? 1 }), 'smoothL1');
-  const cls = right(linearBackward({ x: fwd.h7, w: p.cls_score_w, dy: ce.scores_grad }), 'cls_score backward');
-  const box = right(linearBackward({ x: fwd.h7, w: p.bbox_pred_w, dy: sl1.pred_grad }), 'bbox_pred backward');
-  // Caffe's Split layer of fc7: the sum of its two consumers' diffs, stored as float.
-  const dh7 = T('float32', cls.dx.shape as number[], Array.from(cls.dx.data, (v, i) => Math.fround(v + box.dx.data[i])));
-  const { dropout_ratio, pooled_h, pooled_w, spatial_scale } = t.headAttrs;
-  const back = (dh: Tensor, a: Tensor, m: Tensor | undefined) => {
-    const dr = dropout_ratio === 0 ? dh : right(dropoutBackward({ dy: dh, mask: m! }, { ratio: dropout_ratio }), 'dropout backward').dx;
-    return right(reluBackward({ x: a, dy: dr }), 'relu backward').dx;
-  };
-  const da7 = back(dh7, fwd.a7, m7);
-  const fc7 = right(linearBackward({ x: fwd.h6, w: p.fc7_w, dy: da7 }), 'fc7 backward');
-  const da6 = back(fc7.dx, fwd.a6, m6);
-  const fc6 = right(linearBackward({ x: fwd.pool, w: p.fc6_w, dy: da6 }), 'fc6 backward');
-  const topGrad = T('float32', fwd.argmax.shape as number[], fc6.dx.data);
-  const fg = right(
-    roiPoolBackward(
-      { rois, argmax: fwd.argmax, top_grad: topGrad },
-      { pooled_h, pooled_w, spatial_scale, features_shape: [...t.batch.features.shape], mode: 'caffe' },
-    ),
-    'roiPoolBackward',
-  );
-  const d: number[] = [];
-  for (let k = 0; k < fwd.bbox.size; k++)
-    d.push(Math.fround(inside_w.data[k] * Math.fround(fwd.bbox.data[k] - target.data[k])));
-  return {
-    loss_cls: ce.loss.data[0],
-    loss_bbox: sl1.loss.data[0],
-    grads: {
-      fc6_w_grad: fc6.dw,
-      fc6_b_grad: fc6.db,
-      fc7_w_grad: fc7.dw,
-      fc7_b_grad: fc7.db,
-      cls_score_w_grad: cls.dw,
-      cls_score_b_grad: cls.db,
-      bbox_pred_w_grad: box.dw,
-      bbox_pred_b_grad: box.db,
-    },
-    features_grad: fg.features_grad,
-    fwd,
-    d,
-  };
-};
-
-/**
- * The map cells a RoI's pooling bins can read, per SPEC §5.1: rows [sh, eh] × cols [sw, ew] of its
- * image (C round of the float32-scaled corners), widened by one cell on every side to cover the
- * float32 bin overshoot (pitfall 16), clipped to the map. Returns [image, h0, h1, w0, w1] inclusive.
- */
-export const roiWindow = (s: HeadSpec, r: number): [number, number, number, number, number] => {
-  const fl = Math.fround;
-  const cround = (x: number) => (x < 0 ? -Math.floor(-x + 0.5) : Math.floor(x + 0.5));
-  const sc = fl(s.scale);
-  const [b, x1, y1, x2, y2] = s.rois.slice(r * 5, r * 5 + 5);
-  const sw = cround(fl(x1 * sc)), sh = cround(fl(y1 * sc)), ew = cround(fl(x2 * sc)), eh = cround(fl(y2 * sc));
-  const clip = (v: number, hi: number) => Math.min(Math.max(v, 0), hi - 1);
-  return [Math.trunc(b), clip(Math.min(sh, eh) - 1, s.H), clip(Math.max(sh, eh) + 1, s.H), clip(Math.min(sw, ew) - 1, s.W), clip(Math.max(sw, ew) + 1, s.W)];
-};
-
-/** Float32 IoU of two boxes under the +1 convention (SPEC §4), in devIoU's order. */
-export const iouPlus1 = (a: ArrayLike<number>, b: ArrayLike<number>, plus = 1): number => {
-  const fl = Math.fround;
-  const w = Math.max(fl(fl(Math.min(a[2], b[2]) - Math.max(a[0], b[0])) + plus), 0);
-  const h = Math.max(fl(fl(Math.min(a[3], b[3]) - Math.max(a[1], b[1])) + plus), 0);
-  const inter = fl(w * h);
-  const area = (x: ArrayLike<number>) => fl(fl(fl(x[2] - x[0]) + plus) * fl(fl(x[3] - x[1]) + plus));
-  return fl(inter / fl(fl(area(a) + area(b)) - inter));
-};

@@ -1,0 +1,27 @@
+/**
+ * The generators of legal requests, by suite key (an op of the registry, or `op/dialect`). The
+ * suites (src/conform/suites.ts) pair each with its op's def; a test checks that they cover the
+ * registry exactly.
+ */
+import type fc from 'fast-check';
+import * as roi from './roiPool.js';
+import * as nms from './nms.js';
+import * as elementwise from './elementwise.js';
+import * as lin from './linear.js';
+import * as mining from './mining.js';
+import * as step from './ohemStep.js';
+
+export interface Req {
+  readonly op: string;
+  readonly attrs: Record<string, unknown>;
+  readonly inputs: Record<string, unknown>;
+}
+
+export const ARBITRARIES: Readonly<Record<string, fc.Arbitrary<Req>>> = Object.freeze({
+  ...roi.requests,
+  ...lin.requests,
+  ...elementwise.requests,
+  ...nms.requests,
+  ...mining.requests,
+  ...step.requests,
+} as Record<string, fc.Arbitrary<Req>>);
