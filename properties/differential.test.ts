@@ -12,6 +12,8 @@ import { startOracle } from './oracle.js';
 import { compareOutputs } from '../src/conform/compare.js';
 import { SUITES } from '../src/conform/suites.js';
 import { fcParams } from './support.js';
+import { ALIGN_COMBOS, ALIGN_BACKWARD_COMBOS, alignRequests, alignBackwardRequests, comboKey } from '../src/conform/arbitraries/roiAlign.js';
+import { alignStepRequests } from '../src/conform/arbitraries/ohemStep.js';
 
 const CASES = Number(process.env.DIFF_RUNS ?? 200);
 
@@ -27,16 +29,26 @@ after(() => {
 });
 
 let nextId = 0;
-for (const suite of SUITES) {
+/** The suites, and the RoIAlign family once more per (dialect, pool_mode, aligned), and ohem_step on RoIAlign heads. */
+const RUNS: { key: string; arb: fc.Arbitrary<Record<string, unknown>>; tol: (typeof SUITES)[number]['tolerances']; cases: number }[] = [
+  // roi_align and roi_align_backward run per combo below (their suites draw from the same combos).
+  ...SUITES.filter((s) => s.op !== 'roi_align' && s.op !== 'roi_align_backward').map((s) => ({ key: s.key, arb: s.arbitrary as unknown as fc.Arbitrary<Record<string, unknown>>, tol: s.tolerances, cases: CASES })),
+  ...ALIGN_COMBOS.map((c) => ({ key: `roi_align/${comboKey(c)}`, arb: alignRequests(c) as unknown as fc.Arbitrary<Record<string, unknown>>, tol: SUITES.find((s) => s.op === 'roi_align')!.tolerances, cases: CASES })),
+  ...ALIGN_BACKWARD_COMBOS.map((c) => ({ key: `roi_align_backward/${comboKey(c)}`, arb: alignBackwardRequests(c) as unknown as fc.Arbitrary<Record<string, unknown>>, tol: SUITES.find((s) => s.op === 'roi_align_backward')!.tolerances, cases: CASES })),
+  { key: 'ohem_step/pooler roi_align', arb: alignStepRequests as unknown as fc.Arbitrary<Record<string, unknown>>, tol: SUITES.find((s) => s.op === 'ohem_step')!.tolerances, cases: Math.max(1, Math.ceil(CASES / 2)) },
+];
+
+for (const run of RUNS) {
   {
-    const op = suite.key;
-    const arb = suite.arbitrary;
-    test(`${op}: the reference and the numpy oracle agree on ${CASES} generated cases`, async (t) => {
+    const op = run.key;
+    const arb = run.arb;
+    const CASES_HERE = run.cases;
+    test(`${op}: the reference and the numpy oracle agree on ${CASES_HERE} generated cases`, async (t) => {
       if (!oracle) {
         t.skip('python3 with numpy is missing (see the warning above)');
         return;
       }
-      const tol = suite.tolerances;
+      const tol = run.tol;
       await fc.assert(
         fc.asyncProperty(arb, async (req) => {
           const id = ++nextId;
@@ -51,9 +63,9 @@ for (const suite of SUITES) {
           if (m) assert.fail(`${op}.${m.output}: ${m.message}`);
           counts[op] = (counts[op] ?? 0) + 1;
         }),
-        fcParams(CASES),
+        fcParams(CASES_HERE),
       );
-      assert.ok(counts[op] >= CASES, `${op}: only ${counts[op]} cases compared`);
+      assert.ok(counts[op] >= CASES_HERE, `${op}: only ${counts[op]} cases compared`);
     });
   }
 }

@@ -517,4 +517,119 @@ export const EDGES: readonly Edge[] = [
     },
     check: eq('hard_inds', [0, 2]),
   },
+  // ------------------------------------------------------------------------------ the RoIAlign family (SPEC §13.7)
+  ...alignEdges(),
 ];
+
+/** SPEC §13.7's worked examples E1–E8 (real library outputs), each checked against the values it quotes. */
+function alignEdges(): Edge[] {
+  const ramp = (H: number, W: number) => range(H * W); // v = W·y + x
+  const align = (name: string, title: string, tags: string[], H: number, W: number, v: number[], roi: number[], attrs: Record<string, unknown>, check: Edge['check']): Edge => ({
+    suite: 'roi_align',
+    name,
+    title,
+    spec: '§13.7',
+    tags,
+    request: { op: 'roi_align', attrs, inputs: { features: f32([1, 1, H, W], v), rois: f32([1, 5], roi) } },
+    check,
+  });
+  const base = { spatial_scale: 1, sampling_ratio: 0 };
+  const e4 = [1, 2, 3, 4, 5, 6, 7, 8, 9];
+  const e6 = Array.from({ length: 70 * 70 }, (_, i) => (i % 7) ** 2);
+  const e5 = [10, 20, 30, 40, 50, 60, 70, 80, 90];
+  return [
+    align('e1-legacy', 'E1: an 8×6 ramp, RoI (0, 0, 3, 3) at 2×2: legacy RoIAlign samples extent 3, not 4 (pytorch#11058)', ['edge:e1'], 8, 6, ramp(8, 6), [0, 0, 0, 3, 3], { ...base, pooled_h: 2, pooled_w: 2 }, eq('top', [5.25, 6.75, 14.25, 15.75])),
+    align('e1-aligned', 'E1 aligned: the same RoI with pixel centres at k + 0.5', ['edge:e1', 'aligned'], 8, 6, ramp(8, 6), [0, 0, 0, 3, 3], { ...base, pooled_h: 2, pooled_w: 2, aligned: true }, eq('top', [2.1875, 3.625, 10.8125, 12.25])),
+    align('e2-legacy', 'E2 (detectron2\'s test): a 5×5 ramp, box (1, 1, 3, 3) at 4×4, legacy', ['edge:e2'], 5, 5, ramp(5, 5), [0, 1, 1, 3, 3], { ...base, pooled_h: 4, pooled_w: 4 },
+      eq('top', [7.5, 8, 8.5, 9, 10, 10.5, 11, 11.5, 12.5, 13, 13.5, 14, 15, 15.5, 16, 16.5])),
+    align('e2-aligned', 'E2 aligned (torchvision = ORT half_pixel)', ['edge:e2', 'aligned'], 5, 5, ramp(5, 5), [0, 1, 1, 3, 3], { ...base, pooled_h: 4, pooled_w: 4, aligned: true },
+      eq('top', [4.5, 5, 5.5, 6, 7, 7.5, 8, 8.5, 9.5, 10, 10.5, 11, 12, 12.5, 13, 13.5])),
+    align('e3-identity-aligned', 'E3 (onnx#3428): aligned, sampling_ratio 1, a 2×2-cell box at 2×2 reproduces the cells', ['edge:e3', 'aligned'], 4, 4, ramp(4, 4), [0, 1, 1, 3, 3], { ...base, pooled_h: 2, pooled_w: 2, sampling_ratio: 1, aligned: true }, eq('top', [5, 6, 9, 10])),
+    align('e3-legacy', 'E3 legacy (ONNX output_half_pixel): half a pixel off', ['edge:e3'], 4, 4, ramp(4, 4), [0, 1, 1, 3, 3], { ...base, pooled_h: 2, pooled_w: 2, sampling_ratio: 1 }, eq('top', [7.5, 8.5, 11.5, 12.5])),
+    align('e4-avg', 'E4: a 3×3 map, box (0, 0, 3, 3) aligned, 1×1, sampling_ratio 2: avg 5', ['edge:e4', 'aligned'], 3, 3, e4, [0, 0, 0, 3, 3], { ...base, pooled_h: 1, pooled_w: 1, sampling_ratio: 2, aligned: true }, eq('top', [5])),
+    align('e4-mmcv-max', 'E4: mmcv max is the max of the interpolated samples: 8 at (1.75, 1.75)', ['edge:e4', 'aligned', 'dialect:mmcv', 'pool_mode:max'], 3, 3, e4, [0, 0, 0, 3, 3],
+      { ...base, pooled_h: 1, pooled_w: 1, sampling_ratio: 2, aligned: true, dialect: 'mmcv', pool_mode: 'max' }, all(eq('top', [8]), eq('argmax_y', [1.75]), eq('argmax_x', [1.75]))),
+    align('e4-ort-max', 'E4: onnxruntime max is the max of the weighted corner terms: 5.0625 = 0.5625·9 (onnxruntime#6146)', ['edge:e4', 'aligned', 'dialect:onnxruntime', 'pool_mode:max'], 3, 3, e4, [0, 0, 0, 3, 3],
+      { ...base, pooled_h: 1, pooled_w: 1, sampling_ratio: 2, aligned: true, dialect: 'onnxruntime', pool_mode: 'max' }, eq('top', [5.0625])),
+    align('e4-mmcv-max-floor', 'E4: all values −20000 — mmcv CPU\'s max stays at its seed −10000 with argmax −1', ['edge:e4', 'dialect:mmcv', 'pool_mode:max', 'edge:max-init'], 3, 3, e4.map(() => -20000), [0, 0, 0, 3, 3],
+      { ...base, pooled_h: 1, pooled_w: 1, sampling_ratio: 2, aligned: true, dialect: 'mmcv', pool_mode: 'max' }, all(eq('top', [-10000]), eq('argmax_y', [-1]), eq('argmax_x', [-1]))),
+    align('e4-ort-max-negative', 'E4: all values −20000 — onnxruntime max −1250 (its corner terms are weighted)', ['edge:e4', 'dialect:onnxruntime', 'pool_mode:max'], 3, 3, e4.map(() => -20000), [0, 0, 0, 3, 3],
+      { ...base, pooled_h: 1, pooled_w: 1, sampling_ratio: 2, aligned: true, dialect: 'onnxruntime', pool_mode: 'max' }, eq('top', [-1250])),
+    align('e5-float32-range-test', 'E5: a sample lands exactly on −1 in float32 (just below it in float64): the second bin is 20, not 0', ['edge:e5', 'edge:float32-range-test'], 3, 3, e5, [0, 0, -34, 20, -2],
+      { pooled_h: 2, pooled_w: 1, spatial_scale: 0.1, sampling_ratio: 1 }, eq('top', [0, 20])),
+    align('e6-float32-grid', 'E6: at scale 0.3 the adaptive grid is 10 samples in float32 (9 in float64)', ['edge:e6', 'edge:float32-grid'], 70, 70, e6, [0, 0, 0, 210, 210],
+      { pooled_h: 7, pooled_w: 7, spatial_scale: 0.3, sampling_ratio: 0 }, all(near('top', 0, 10.545, 5e-4), near('top', 1, 12.279996, 1e-6), near('top', 2, 15.645007, 1e-6))),
+    align('e7-mmcv-sentinel', 'E7: mmcv max and avg are both 3, but the winning sample sits at y = −1: argmax_y −1', ['edge:e7', 'dialect:mmcv', 'pool_mode:max'], 2, 2, [5, 1, 1, 1], [0, 0, -1.5, 1, -0.5],
+      { pooled_h: 1, pooled_w: 1, spatial_scale: 1, sampling_ratio: 1, dialect: 'mmcv', pool_mode: 'max' }, all(eq('top', [3]), eq('argmax_y', [-1]))),
+    align('e8-flipped-sampling', 'E8: aligned, x2 < x1: torchvision and onnxruntime sample the flipped box (11.5)', ['edge:e8', 'aligned', 'edge:malformed-roi'], 5, 5, ramp(5, 5), [0, 3, 1, 1, 4],
+      { pooled_h: 1, pooled_w: 1, spatial_scale: 1, sampling_ratio: 2, aligned: true }, eq('top', [11.5])),
+    align('e8-negative-grid', 'E8: aligned, both extents negative, adaptive: gh = gw = −2, no samples, 0', ['edge:e8', 'aligned', 'edge:malformed-roi'], 5, 5, ramp(5, 5), [0, 3, 3, 1, 1],
+      { pooled_h: 1, pooled_w: 1, spatial_scale: 1, sampling_ratio: 0, aligned: true }, eq('top', [0])),
+    {
+      suite: 'roi_align_backward',
+      name: 'e4-mmcv-max',
+      title: 'E4: mmcv max\'s gradient goes to the corners of the winning sample (1.75, 1.75)',
+      spec: '§13.3, §13.7',
+      tags: ['edge:e4', 'aligned', 'dialect:mmcv', 'pool_mode:max'],
+      request: {
+        op: 'roi_align_backward',
+        attrs: { pooled_h: 1, pooled_w: 1, spatial_scale: 1, sampling_ratio: 2, aligned: true, dialect: 'mmcv', pool_mode: 'max', features_shape: [1, 1, 3, 3] },
+        inputs: { rois: f32([1, 5], [0, 0, 0, 3, 3]), top_grad: f32([1, 1, 1, 1], [1]), argmax_y: f32([1, 1, 1, 1], [1.75]), argmax_x: f32([1, 1, 1, 1], [1.75]) },
+      },
+      check: eq('features_grad', [0, 0, 0, 0, 0.0625, 0.1875, 0, 0.1875, 0.5625]),
+    },
+    {
+      suite: 'roi_align_backward',
+      name: 'e7-mmcv-max-dropped',
+      title: 'E7: the winner at y = −1 is stored as argmax −1, so mmcv max drops its gradient',
+      spec: '§13.3, §13.7',
+      tags: ['edge:e7', 'dialect:mmcv', 'pool_mode:max'],
+      request: {
+        op: 'roi_align_backward',
+        attrs: { pooled_h: 1, pooled_w: 1, spatial_scale: 1, sampling_ratio: 1, dialect: 'mmcv', pool_mode: 'max', features_shape: [1, 1, 2, 2] },
+        inputs: { rois: f32([1, 5], [0, 0, -1.5, 1, -0.5]), top_grad: f32([1, 1, 1, 1], [1]), argmax_y: f32([1, 1, 1, 1], [-1]), argmax_x: f32([1, 1, 1, 1], [-1]) },
+      },
+      check: eq('features_grad', [0, 0, 0, 0]),
+    },
+    {
+      suite: 'roi_align_backward',
+      name: 'e7-avg',
+      title: 'E7: … while avg\'s gradient reaches the top row, half each',
+      spec: '§13.3, §13.7',
+      tags: ['edge:e7'],
+      request: {
+        op: 'roi_align_backward',
+        attrs: { pooled_h: 1, pooled_w: 1, spatial_scale: 1, sampling_ratio: 1, dialect: 'mmcv', features_shape: [1, 1, 2, 2] },
+        inputs: { rois: f32([1, 5], [0, 0, -1.5, 1, -0.5]), top_grad: f32([1, 1, 1, 1], [1]) },
+      },
+      check: eq('features_grad', [0.5, 0.5, 0, 0]),
+    },
+    {
+      suite: 'crop_and_resize',
+      name: 'whole-map',
+      title: 'crop_and_resize: the box (0, 0, 1, 1) at the map\'s own size reproduces the map (corner-aligned sampling)',
+      spec: '§13.6',
+      tags: ['edge:crop-identity'],
+      request: {
+        op: 'crop_and_resize',
+        attrs: { crop_h: 3, crop_w: 3 },
+        inputs: { features: f32([1, 1, 3, 3], e4), boxes: f32([1, 4], [0, 0, 1, 1]), box_ind: i32([1], [0]) },
+      },
+      check: eq('crops', e4),
+    },
+    {
+      suite: 'crop_and_resize',
+      name: 'od-api-maxpool',
+      title: 'crop_and_resize with the TF OD API\'s 2×2 max pool: the maxima of the 2×2 blocks of the 4×4 crop',
+      spec: '§13.6',
+      tags: ['edge:maxpool'],
+      request: {
+        op: 'crop_and_resize',
+        attrs: { crop_h: 4, crop_w: 4, maxpool: 2 },
+        inputs: { features: f32([1, 1, 4, 4], range(16)), boxes: f32([1, 4], [0, 0, 1, 1]), box_ind: i32([1], [0]) },
+      },
+      check: eq('crops', [5, 7, 13, 15]),
+    },
+  ];
+}
+

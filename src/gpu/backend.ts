@@ -151,6 +151,10 @@ const gpuBackend = (mod: GpuModule, mode: GpuMode, requested: BackendMode, limit
     linearBackward: (j) => guard((k) => linearBackward(k, j.x, j.w, j.dy, j.R, j.K, j.M)),
     roiPool: (j) => guard((k) => poolForward(k, j)),
     roiPoolBackward: (j) => guard((k) => poolBackward(k, j)),
+    // No gpu.js RoIAlign kernels (yet): the RoIAlign family runs the reference kernels.
+    roiAlign: referenceKernels.roiAlign,
+    roiAlignBackward: referenceKernels.roiAlignBackward,
+    cropAndResize: referenceKernels.cropAndResize,
     kernelsRan: () => Object.fromEntries(ks?.ran ?? lastRan),
     kernelCalls: () => Object.fromEntries(ks?.calls ?? lastCalls),
     destroy: () => {

@@ -119,7 +119,7 @@ export const roiLossDef: OpDef<RoiLossAttrs, RoiLossOutputs> = {
   name: 'ohem_roi_loss',
   version: 1,
   summary: 'the hardness of every RoI: the mining layer\'s cls + bbox loss with ε = 2^-52',
-  doc: 'docs/mining.md#hardness',
+  doc: 'docs/mining.md#1-hardness',
   inputs: [
     { name: 'cls_prob', dtypes: ['float32', 'float64'], read: 'float32', shape: ['R', 'K'], doc: 'the read-only softmax [R, K], finite, K ≥ 1' },
     labelsInput('class ids [R], integers in [0, K)'),

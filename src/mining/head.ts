@@ -10,7 +10,7 @@
  */
 import * as E from 'fp-ts/lib/Either.js';
 import { type Result, FLT_MAX, valueError } from '../core/internal.js';
-import { type Kernels, type RoiPoolJob, reluRaw, reluBackwardRaw, dropoutRaw, softmaxRows } from '../ops/index.js';
+import { type Kernels, type RoiAlignParams, type RoiPoolJob, reluRaw, reluBackwardRaw, dropoutRaw, softmaxRows } from '../ops/index.js';
 
 export const PARAM_NAMES = ['fc6_w', 'fc6_b', 'fc7_w', 'fc7_b', 'cls_score_w', 'cls_score_b', 'bbox_pred_w', 'bbox_pred_b'] as const;
 export type ParamName = (typeof PARAM_NAMES)[number];
@@ -31,8 +31,11 @@ export interface Head {
   readonly p: Readonly<Record<ParamName, Float32Array>>;
 }
 
-/** The pooling of the step: its feature map and grid (a pooling job without its RoIs). */
-export type Pooling = Omit<RoiPoolJob, 'rois' | 'R'>;
+/**
+ * The pooling of the step: its feature map and grid (a pooling job without its RoIs), and the
+ * pooler: RoI max pooling (`align` null, the original) or RoIAlign with these parameters.
+ */
+export type Pooling = Omit<RoiPoolJob, 'rois' | 'R'> & { readonly align: RoiAlignParams | null };
 
 /** Dropout of a pass: the float32 scale, and the masks' rows [n, H6], [n, H7] for these RoIs (null: identity). */
 export interface Dropout {
@@ -45,7 +48,10 @@ export interface Dropout {
 export interface HeadActivations {
   readonly n: number;
   readonly rois: Float32Array; // [n, 5]
-  readonly argmax: Int32Array; // [n, C, PH, PW]
+  /** The pooler's memory for its backward: RoI pooling's argmax, or mmcv max's argmax_y/x (else null). */
+  readonly argmax: Int32Array | null; // [n, C, PH, PW]
+  readonly argmaxY: Float32Array | null;
+  readonly argmaxX: Float32Array | null;
   readonly pool: Float32Array; // [n, C·PH·PW]
   readonly a6: Float32Array;
   readonly h6: Float32Array;
@@ -60,6 +66,20 @@ export interface HeadOutputs {
   readonly act: HeadActivations;
 }
 
+/** pool5 of the RoIs: RoI max pooling, or RoIAlign when the pooling says so (docs/mining.md §3). */
+const pool5 = (
+  k: Kernels,
+  pooling: Pooling,
+  rois: Float32Array,
+  n: number,
+): Result<{ pool: Float32Array; argmax: Int32Array | null; argmaxY: Float32Array | null; argmaxX: Float32Array | null }> => {
+  if (pooling.align === null)
+    return E.map((o: { top: Float32Array; argmax: Int32Array }) => ({ pool: o.top, argmax: o.argmax, argmaxY: null, argmaxX: null }))(k.roiPool({ ...pooling, rois, R: n }));
+  return E.map((o: { top: Float32Array; argmaxY: Float32Array | null; argmaxX: Float32Array | null }) => ({ pool: o.top, argmax: null, argmaxY: o.argmaxY, argmaxX: o.argmaxX }))(
+    k.roiAlign({ ...pooling, ...pooling.align, rois, R: n }),
+  );
+};
+
 const isFinite32 = (d: Float32Array): number => {
   for (let i = 0; i < d.length; i++) if (!Number.isFinite(d[i])) return i;
   return -1;
@@ -69,10 +89,10 @@ const isFinite32 = (d: Float32Array): number => {
 export const headForward = (k: Kernels, pooling: Pooling, rois: Float32Array, head: Head, drop: Dropout): Result<HeadOutputs> => {
   const { sizes, p } = head;
   const n = rois.length / 5;
-  const pooled = k.roiPool({ ...pooling, rois, R: n });
+  const pooled = pool5(k, pooling, rois, n);
   if (E.isLeft(pooled)) return pooled;
   // pool5 [n, C, PH, PW] flattened channel-major (pitfall 23) is its row-major storage.
-  const { top: pool, argmax } = pooled.right;
+  const { pool, argmax, argmaxY, argmaxX } = pooled.right;
   // RoI pooling passes NaN/±∞ features through (SPEC §5.1); the dense layers cannot use them.
   const bad = isFinite32(pool);
   if (bad >= 0) return E.left(valueError('features', `a pooled RoI holds ${pool[bad]}: the head needs finite features under every RoI`));
@@ -105,7 +125,7 @@ export const headForward = (k: Kernels, pooling: Pooling, rois: Float32Array, he
     score: score.right,
     prob: softmaxRows(score.right, n, sizes.K),
     bbox: bbox.right,
-    act: { n, rois, argmax, pool, a6: a6.right, h6, a7: a7.right, h7 },
+    act: { n, rois, argmax, argmaxY, argmaxX, pool, a6: a6.right, h6, a7: a7.right, h7 },
   });
 };
 
@@ -116,7 +136,8 @@ export interface HeadGradients {
 
 /**
  * The backward of the head from d(cls_score) and d(bbox_pred) (docs/mining.md §4 step 6): every
- * parameter gradient and d(features) through Caffe's gather (roi_pool_backward, caffe mode).
+ * parameter gradient and d(features) through Caffe's gather (roi_pool_backward, caffe mode), or
+ * through roi_align_backward for an RoIAlign head.
  */
 export const headBackward = (
   k: Kernels,
@@ -142,7 +163,10 @@ export const headBackward = (
   if (E.isLeft(fc7)) return fc7;
   const fc6 = k.linearBackward({ x: act.pool, w: p.fc6_w, dy: back(fc7.right.dx, act.a6, drop.m6), R: n, K: sizes.inputs, M: sizes.H6 });
   if (E.isLeft(fc6)) return fc6;
-  const fg = k.roiPoolBackward({ ...pooling, rois: act.rois, R: n, argmax: act.argmax, topGrad: fc6.right.dx, mode: 'caffe' });
+  const fg =
+    pooling.align === null
+      ? k.roiPoolBackward({ ...pooling, rois: act.rois, R: n, argmax: act.argmax!, topGrad: fc6.right.dx, mode: 'caffe' })
+      : k.roiAlignBackward({ ...pooling, ...pooling.align, rois: act.rois, R: n, topGrad: fc6.right.dx, argmaxY: act.argmaxY, argmaxX: act.argmaxX });
   if (E.isLeft(fg)) return fg;
   return E.right({
     grads: {

@@ -38,9 +38,17 @@ import {
 import {
   type InputDef,
   type Kernels,
+  type AttrDef,
   type OpDef,
   type Tolerance,
   type Valid,
+  type VariantDef,
+  type RoiAlignAttrs,
+  ALIGN_ATTRS,
+  ALIGN_DIALECT,
+  MAX_INIT,
+  alignParams,
+  checkAlign,
   opFn,
   DROPOUT_RATIO,
   FEATURES_INPUT,
@@ -75,6 +83,13 @@ export type StepAttrs = RoiPoolAttrs &
     readonly eps: number;
     readonly sigma: number;
     readonly normalization: Normalization;
+    /** `roi_pool` (the original) or `roi_align`, with RoIAlign's attrs (its dialect as `roi_align_dialect`). */
+    readonly pooler: 'roi_pool' | 'roi_align';
+    readonly sampling_ratio?: number;
+    readonly aligned?: boolean;
+    readonly pool_mode?: 'avg' | 'max';
+    readonly roi_align_dialect?: 'torchvision' | 'mmcv';
+    readonly max_init?: number;
   };
 
 /** The library's call: the protocol attrs (any subset; defaults fill the rest) and three options. */
@@ -168,6 +183,40 @@ const STEP_INPUTS: readonly InputDef[] = [
   ...MASK_NAMES.map(maskInput),
 ];
 
+/** The pooler of the head (docs/mining.md §3): RoI max pooling, the original, or RoIAlign. */
+const POOLER_ATTR: AttrDef = {
+  name: 'pooler',
+  domain: { kind: 'enum', values: ['roi_pool', 'roi_align'] },
+  default: 'roi_pool',
+  doc: 'roi_pool: Caffe RoI max pooling (the original); roi_align: RoIAlign with its attrs (the heads OHEM is ported into today)',
+};
+/**
+ * RoIAlign's attrs under pooler roi_align; its dialect is `roi_align_dialect` because `dialect` is
+ * the selection's. onnxruntime has no gradient, so it is not a dialect of a trained head.
+ */
+const POOLER_VARIANT: VariantDef = {
+  by: 'pooler',
+  cases: {
+    roi_pool: [],
+    roi_align: [...ALIGN_ATTRS, { ...ALIGN_DIALECT, name: 'roi_align_dialect', domain: { kind: 'enum', values: ['torchvision', 'mmcv'] } }, MAX_INIT],
+  },
+};
+
+/** The RoIAlign attrs of a step (null for RoI pooling), in roi_align's own names. */
+const alignOf = (a: StepAttrs): RoiAlignAttrs | null =>
+  a.pooler === 'roi_align'
+    ? {
+        pooled_h: a.pooled_h,
+        pooled_w: a.pooled_w,
+        spatial_scale: a.spatial_scale,
+        sampling_ratio: a.sampling_ratio!,
+        aligned: a.aligned!,
+        pool_mode: a.pool_mode!,
+        dialect: a.roi_align_dialect!,
+        max_init: a.max_init!,
+      }
+    : null;
+
 // Error budget. Both sides hold float32 activations; the oracle sums each dense layer in float64
 // and rounds once (as we do: then most outputs agree bit for bit) or, under OHEM_ORACLE_GEMM=float32,
 // as float32 sgemm in BLAS order. Either way every stored activation may differ by ~1 ulp (2^-24
@@ -211,11 +260,26 @@ const checkHead = (v: Valid<RoiPoolAttrs>): Result<void> => {
   return E.right(undefined);
 };
 
-const headOf = (inputs: Readonly<Record<string, Tensor>>, attrs: RoiPoolAttrs, dims: Readonly<Record<string, number>>): { pooling: Pooling; head: Head } => {
+const headOf = (
+  inputs: Readonly<Record<string, Tensor>>,
+  attrs: RoiPoolAttrs,
+  dims: Readonly<Record<string, number>>,
+  align: RoiAlignAttrs | null = null,
+): { pooling: Pooling; head: Head } => {
   const f = (n: string) => float32Data(inputs[n]);
   const [N, C, H, W] = inputs.features.shape;
   return {
-    pooling: { features: f('features'), N, C, H, W, pooledH: attrs.pooled_h, pooledW: attrs.pooled_w, scale32: Math.fround(attrs.spatial_scale) },
+    pooling: {
+      features: f('features'),
+      N,
+      C,
+      H,
+      W,
+      pooledH: attrs.pooled_h,
+      pooledW: attrs.pooled_w,
+      scale32: Math.fround(attrs.spatial_scale),
+      align: align && alignParams(align),
+    },
     head: {
       sizes: { inputs: C * attrs.pooled_h * attrs.pooled_w, H6: dims.H6, H7: dims.H7, K: dims.K, D: dims.DP },
       p: Object.fromEntries(PARAM_NAMES.map((p) => [p, f(p)])) as Record<ParamName, Float32Array>,
@@ -233,22 +297,29 @@ export interface HeadInference {
  * The head's forward in test mode (no dropout) on every RoI: what Fast R-CNN's test_net scores.
  * Not a protocol op (the demo's evaluation uses it); validated by the same rules as ohem_step.
  */
-export const headInferenceDef: OpDef<RoiPoolAttrs, HeadInference> = {
+export type HeadAttrs = Pick<StepAttrs, 'pooled_h' | 'pooled_w' | 'spatial_scale' | 'pooler' | 'sampling_ratio' | 'aligned' | 'pool_mode' | 'roi_align_dialect' | 'max_init'>;
+
+export const headInferenceDef: OpDef<HeadAttrs, HeadInference> = {
   name: 'head_inference',
   version: 1,
   summary: 'the head\'s test-mode forward of every RoI: cls_score, cls_prob, bbox_pred',
-  doc: 'docs/mining.md#the-head',
+  doc: 'docs/mining.md#3-the-head',
   inputs: STEP_INPUTS.slice(0, 2 + PARAM_NAMES.length),
-  attrs: POOL_ATTRS,
+  attrs: [...POOL_ATTRS, POOLER_ATTR],
+  variants: [POOLER_VARIANT],
   outputs: [
     { name: 'score', dtype: 'float32', shape: ['R', 'K'], tolerance: GRAD, doc: 'cls_score' },
     { name: 'prob', dtype: 'float32', shape: ['R', 'K'], tolerance: GRAD, doc: 'softmax(cls_score)' },
     { name: 'bbox', dtype: 'float32', shape: ['R', 'DP'], tolerance: GRAD, doc: 'bbox_pred' },
   ],
-  kernels: ['roiPool', 'linear'],
-  check: checkHead,
+  kernels: ['roiPool', 'roiAlign', 'linear'],
+  check: (v) => {
+    const h = checkHead(v);
+    const align = alignOf(v.attrs as StepAttrs);
+    return E.isLeft(h) || !align ? h : checkAlign(align, v.inputs.rois, v.dims.N, { dialect: 'attrs.roi_align_dialect' });
+  },
   run: (v, k) => {
-    const { pooling, head } = headOf(v.inputs, v.attrs, v.dims);
+    const { pooling, head } = headOf(v.inputs, v.attrs, v.dims, alignOf(v.attrs as StepAttrs));
     const out = headForward(k, pooling, float32Data(v.inputs.rois), head, { scale: 1, m6: null, m7: null });
     if (E.isLeft(out)) return out;
     const { R, K, DP: D } = v.dims;
@@ -257,16 +328,16 @@ export const headInferenceDef: OpDef<RoiPoolAttrs, HeadInference> = {
 };
 
 /** The head's test-mode forward: `headInference({ features, rois, ...params }, poolAttrs)`. */
-export const headInference = opFn<Readonly<Record<string, Tensor>>, RoiPoolAttrs, HeadInference>(headInferenceDef, () => referenceKernels);
+export const headInference = opFn<Readonly<Record<string, Tensor>>, HeadAttrs, HeadInference>(headInferenceDef, () => referenceKernels);
 
 export const stepDef: OpDef<StepAttrs, Record<string, Tensor>> = {
   name: 'ohem_step',
   version: 2,
   summary: 'one OHEM iteration: the read-only pass, the hardness, the selection, the train pass of the hard RoIs and every gradient',
-  doc: 'docs/mining.md#ohem_step',
+  doc: 'docs/mining.md#4-ohem_step',
   inputs: STEP_INPUTS,
-  attrs: [...POOL_ATTRS, { ...DROPOUT_RATIO, name: 'dropout_ratio' }, DIALECT_ATTR, EPS_ATTR, SIGMA_ATTR, NORMALIZATION_ATTR],
-  variants: [dialectVariant({ ...BATCH_SIZE, domain: { kind: 'int', min: 1 }, doc: `${BATCH_SIZE.doc}; ≥ 1 (the step trains on them)` })],
+  attrs: [...POOL_ATTRS, POOLER_ATTR, { ...DROPOUT_RATIO, name: 'dropout_ratio' }, DIALECT_ATTR, EPS_ATTR, SIGMA_ATTR, NORMALIZATION_ATTR],
+  variants: [dialectVariant({ ...BATCH_SIZE, domain: { kind: 'int', min: 1 }, doc: `${BATCH_SIZE.doc}; ≥ 1 (the step trains on them)` }), POOLER_VARIANT],
   outputs: [
     { name: 'roi_loss', dtype: 'float64', shape: ['R'], tolerance: HARDNESS, doc: 'the hardness of every RoI (ohem_roi_loss of the read-only pass)' },
     { name: 'cls_loss', dtype: 'float64', shape: ['R'], tolerance: HARDNESS, addition: true, doc: 'its classification part' },
@@ -288,6 +359,11 @@ export const stepDef: OpDef<StepAttrs, Record<string, Tensor>> = {
   check: (v) => {
     const h = checkHead(v);
     if (E.isLeft(h)) return h;
+    const align = alignOf(v.attrs);
+    if (align) {
+      const c = checkAlign(align, v.inputs.rois, v.dims.N, { dialect: 'attrs.roi_align_dialect' });
+      if (E.isLeft(c)) return c;
+    }
     const { K, R, DP } = v.dims;
     for (const [name, dim] of [['bbox_targets', 'D_targets'], ['bbox_inside_weights', 'D_inside'], ['bbox_outside_weights', 'D_outside']] as const)
       if (v.dims[dim] !== DP) return E.left(shapeError(name, `has shape ${shapeString(v.inputs[name].shape)}: ${v.dims[dim]} columns, but the head has 4·K = ${DP} regression outputs`));
@@ -348,7 +424,7 @@ const toValidStep = (
   if (E.isLeft(sigma2)) return sigma2;
   return E.right({
     attrs,
-    ...headOf(inputs, attrs, dims),
+    ...headOf(inputs, attrs, dims, alignOf(attrs)),
     R: dims.R,
     rois: f('rois'),
     labels: f('labels'),

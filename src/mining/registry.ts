@@ -9,10 +9,10 @@ import { roiLossDef } from './hardness.js';
 import { selectDef } from './select.js';
 import { stepDef } from './ohemStep.js';
 
-// sgd_update is the last row of the protocol's table, after the mining ops.
-const ops = OP_DEFS.filter((d) => d.name !== 'sgd_update');
-const sgd = OP_DEFS.filter((d) => d.name === 'sgd_update');
+// The protocol's table order: the original's ops, the mining ops, sgd_update, then the RoIAlign family.
+const before = OP_DEFS.slice(0, OP_DEFS.findIndex((d) => d.name === 'sgd_update'));
+const after = OP_DEFS.slice(OP_DEFS.findIndex((d) => d.name === 'sgd_update'));
 
-export const ALL_DEFS: readonly AnyOpDef[] = Object.freeze([...ops, roiLossDef, selectDef, stepDef, ...sgd]);
+export const ALL_DEFS: readonly AnyOpDef[] = Object.freeze([...before, roiLossDef, selectDef, stepDef, ...after]);
 
 export const REGISTRY: Registry = makeRegistry(ALL_DEFS);

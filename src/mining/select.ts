@@ -346,7 +346,7 @@ export const selectDef: OpDef<SelectAttrs, { readonly hard_inds: Tensor<'int32'>
   name: 'ohem_select',
   version: 2,
   summary: 'the hard RoIs: NMS by (image, label) over the hardness, then the top B (caffe-ohem), or another implementation\'s rule',
-  doc: 'docs/mining.md#selection',
+  doc: 'docs/mining.md#2-selection',
   inputs: SELECT_INPUTS,
   attrs: [DIALECT_ATTR],
   variants: [dialectVariant()],

@@ -12,3 +12,4 @@ export * from './losses.js';
 export * from './nms.js';
 export * from './topK.js';
 export * from './sgd.js';
+export * from './roiAlign.js';

@@ -10,6 +10,16 @@
 import type { Result } from '../core/index.js';
 import { roiPoolKernel, roiPoolBackwardKernel, type RoiPoolJob, type RoiPoolKernelOutputs, type RoiPoolBackwardJob } from './roiPool.js';
 import { linearKernel, linearBackwardKernel, type LinearJob, type LinearBackwardJob, type LinearGrads } from './linear.js';
+import {
+  roiAlignKernel,
+  roiAlignBackwardKernel,
+  cropAndResizeKernel,
+  type RoiAlignJob,
+  type RoiAlignOut,
+  type RoiAlignBackwardJob,
+  type CropAndResizeJob,
+} from './roiAlign.js';
+import * as E from 'fp-ts/lib/Either.js';
 
 export interface Kernels {
   /** What runs, for reports: `reference`, `gpujs-webasm`, … */
@@ -22,10 +32,16 @@ export interface Kernels {
   readonly linear: (job: LinearJob) => Result<Float32Array>;
   /** dx = dy·W, dW = dyᵀ·x, db = Σ_r dy (SPEC §8.1). */
   readonly linearBackward: (job: LinearBackwardJob) => Result<LinearGrads>;
+  /** RoIAlign forward (SPEC §13.2): top [R, C, PH, PW], and mmcv max's argmax. */
+  readonly roiAlign: (job: RoiAlignJob) => Result<RoiAlignOut>;
+  /** RoIAlign backward (SPEC §13.3): features_grad [N, C, H, W]. */
+  readonly roiAlignBackward: (job: RoiAlignBackwardJob) => Result<Float32Array>;
+  /** TF crop_and_resize (SPEC §13.6): crops [R, C, OH, OW]. */
+  readonly cropAndResize: (job: CropAndResizeJob) => Result<Float32Array>;
 }
 
 export type KernelName = Exclude<keyof Kernels, 'name'>;
-export const KERNEL_NAMES: readonly KernelName[] = ['roiPool', 'roiPoolBackward', 'linear', 'linearBackward'];
+export const KERNEL_NAMES: readonly KernelName[] = ['roiPool', 'roiPoolBackward', 'linear', 'linearBackward', 'roiAlign', 'roiAlignBackward', 'cropAndResize'];
 
 /**
  * The reference kernels (plain TypeScript, one thread). Each entry defers to its family's kernel
@@ -38,4 +54,7 @@ export const referenceKernels: Kernels = Object.freeze({
   roiPoolBackward: (job: RoiPoolBackwardJob) => roiPoolBackwardKernel(job),
   linear: (job: LinearJob) => linearKernel(job),
   linearBackward: (job: LinearBackwardJob) => linearBackwardKernel(job),
+  roiAlign: (job: RoiAlignJob) => E.right(roiAlignKernel(job)),
+  roiAlignBackward: (job: RoiAlignBackwardJob) => E.right(roiAlignBackwardKernel(job)),
+  cropAndResize: (job: CropAndResizeJob) => E.right(cropAndResizeKernel(job)),
 });

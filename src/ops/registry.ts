@@ -11,6 +11,7 @@ import { softmaxLossDef, smoothL1Def } from './losses.js';
 import { nmsDef } from './nms.js';
 import { topKDef } from './topK.js';
 import { sgdDef } from './sgd.js';
+import { roiAlignDef, roiAlignBackwardDef, cropAndResizeDef } from './roiAlign.js';
 
 export const OP_DEFS: readonly AnyOpDef[] = Object.freeze([
   roiPoolDef,
@@ -27,6 +28,9 @@ export const OP_DEFS: readonly AnyOpDef[] = Object.freeze([
   nmsDef,
   topKDef,
   sgdDef,
+  roiAlignDef,
+  roiAlignBackwardDef,
+  cropAndResizeDef,
 ]);
 
 /** A registry: defs by name, own-property lookups only (an op named `toString` is no op). */

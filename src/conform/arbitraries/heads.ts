@@ -15,7 +15,7 @@
 import fc from 'fast-check';
 import * as E from 'fp-ts/lib/Either.js';
 import { type Tensor, seedRng, stream } from '../../core/index.js';
-import { roiPool, linear, relu, dropout, softmax } from '../../ops/index.js';
+import { roiAlign, roiPool, linear, relu, dropout, softmax } from '../../ops/index.js';
 import { T, right } from '../util.js';
 
 export const PARAMS = ['fc6_w', 'fc6_b', 'fc7_w', 'fc7_b', 'cls_score_w', 'cls_score_b', 'bbox_pred_w', 'bbox_pred_b'] as const;
@@ -303,7 +303,7 @@ export const permuteSpec = (s: HeadSpec, perm: readonly number[]): HeadSpec => {
 // --------------------------------------------------------------- the head from the public ops
 
 export interface Forward {
-  /** pool5 [n, C, PH, PW] and its argmax */
+  /** pool5 [n, C, PH, PW] and its argmax (RoI pooling; empty for RoIAlign) */
   readonly pool: Tensor<'float32'>;
   readonly argmax: Tensor<'int32'>;
   readonly a6: Tensor<'float32'>;
@@ -325,11 +325,34 @@ export const headForwardOps = (
   rois: Tensor,
   m6: Tensor | undefined,
   m7: Tensor | undefined,
+  pooler: Readonly<Record<string, unknown>> = {},
 ): Forward => {
   const n = rois.shape[0];
   const { pooled_h, pooled_w, spatial_scale, dropout_ratio } = t.headAttrs;
   const p = t.params;
-  const pooled = right(roiPool({ features: t.batch.features, rois }, { pooled_h, pooled_w, spatial_scale }), 'roiPool');
+  // pool5: RoI max pooling, or RoIAlign under `pooler: 'roi_align'` (its dialect named roi_align_dialect).
+  const pooled =
+    pooler.pooler === 'roi_align'
+      ? {
+          ...right(
+            roiAlign(
+              { features: t.batch.features, rois },
+              {
+                pooled_h,
+                pooled_w,
+                spatial_scale,
+                sampling_ratio: pooler.sampling_ratio as number | undefined,
+                aligned: pooler.aligned as boolean | undefined,
+                pool_mode: pooler.pool_mode as 'avg' | 'max' | undefined,
+                dialect: pooler.roi_align_dialect as 'torchvision' | 'mmcv' | undefined,
+                max_init: pooler.max_init as number | undefined,
+              },
+            ),
+            'roiAlign',
+          ),
+          argmax: T('int32', [0], []),
+        }
+      : right(roiPool({ features: t.batch.features, rois }, { pooled_h, pooled_w, spatial_scale }), 'roiPool');
   const flat = T('float32', [n, p.fc6_w.shape[1]], pooled.top.data); // channel-major (c, ph, pw) = row-major storage
   const drop = (x: Tensor<'float32'>, m: Tensor | undefined) =>
     dropout_ratio === 0 ? x : right(dropout({ x, mask: m! }, { ratio: dropout_ratio }), 'dropout').y;

@@ -10,6 +10,7 @@ import * as elementwise from './elementwise.js';
 import * as lin from './linear.js';
 import * as mining from './mining.js';
 import * as step from './ohemStep.js';
+import * as align from './roiAlign.js';
 
 export interface Req {
   readonly op: string;
@@ -24,4 +25,5 @@ export const ARBITRARIES: Readonly<Record<string, fc.Arbitrary<Req>>> = Object.f
   ...nms.requests,
   ...mining.requests,
   ...step.requests,
+  ...align.requests,
 } as Record<string, fc.Arbitrary<Req>>);

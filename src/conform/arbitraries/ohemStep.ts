@@ -79,6 +79,27 @@ const lossAttrs = fc.record(
   { requiredKeys: [] },
 );
 
+/**
+ * An RoIAlign head (pooler roi_align) in the dialects that have a gradient, with sampling ratios
+ * −1…2 (≤ 0 adaptive) and both coordinate conventions; mmcv max's argmax feeds its backward.
+ */
+const ALIGN_POOLERS = [
+  { roi_align_dialect: 'torchvision', pool_mode: 'avg' },
+  { roi_align_dialect: 'mmcv', pool_mode: 'avg' },
+  { roi_align_dialect: 'mmcv', pool_mode: 'max' },
+] as const;
+const alignAttrs = fc.record(
+  {
+    pooler: fc.constant('roi_align'),
+    head: fc.constantFrom(...ALIGN_POOLERS),
+    sampling_ratio: fc.integer({ min: -1, max: 2 }),
+    aligned: fc.boolean(),
+  },
+  { requiredKeys: ['pooler', 'head'] },
+).map(({ head, ...rest }) => ({ ...rest, ...head }) as Record<string, unknown>);
+/** The pooler of a request: RoI pooling (implicit or explicit) three times in four, RoIAlign once. */
+const poolerAttrs = fc.oneof({ weight: 2, arbitrary: fc.constant({}) }, { weight: 1, arbitrary: fc.constant({ pooler: 'roi_pool' }) }, { weight: 1, arbitrary: alignAttrs });
+
 const t32 = (shape: number[], data: readonly number[]): JT => ({ dtype: 'float32', shape, data: data.map((v) => (Object.is(v, -0) ? 0 : v)) });
 
 const toRequest = (s: HeadSpec, sel: Record<string, unknown>, extra: Record<string, unknown>): Req => {
@@ -155,7 +176,7 @@ const unambiguous = (s: HeadSpec, sel: Record<string, unknown>, extra: Record<st
   const kink = 1 / Math.fround(Math.fround(sigma) * Math.fround(sigma));
   // The train pass's forward of the hard RoIs, from the public ops, and its smooth-L1 arguments.
   const hard = r.hard_inds.data;
-  const fwd = headForwardOps(t, takeRows(t.batch.rois, hard), t.masks && takeRows(t.masks.train_mask6, hard), t.masks && takeRows(t.masks.train_mask7, hard));
+  const fwd = headForwardOps(t, takeRows(t.batch.rois, hard), t.masks && takeRows(t.masks.train_mask6, hard), t.masks && takeRows(t.masks.train_mask7, hard), extra);
   if (fwd.a6.data.some((v) => Math.abs(v) <= MARGIN) || fwd.a7.data.some((v) => Math.abs(v) <= MARGIN)) return false;
   const win = t.batch.bbox_inside_weights.data;
   const tgt = t.batch.bbox_targets.data;
@@ -169,12 +190,15 @@ const unambiguous = (s: HeadSpec, sel: Record<string, unknown>, extra: Record<st
   return true;
 };
 
-const requestArb = (selArb: fc.Arbitrary<Record<string, unknown>>, mixedLabels: boolean): fc.Arbitrary<Req> =>
+const requestArb = (selArb: fc.Arbitrary<Record<string, unknown>>, mixedLabels: boolean, pooler: fc.Arbitrary<Record<string, unknown>> = poolerAttrs): fc.Arbitrary<Req> =>
   fc
-    .tuple(headDimsArb({ ...DIMS, mixedLabels }), selArb, lossAttrs)
-    .map(([d, sel, extra]) => ({ s: buildSpec(d, { ...DIMS, mixedLabels }), sel, extra }))
+    .tuple(headDimsArb({ ...DIMS, mixedLabels }), selArb, lossAttrs, pooler)
+    .map(([d, sel, loss, pool]) => ({ s: buildSpec(d, { ...DIMS, mixedLabels }), sel, extra: { ...loss, ...pool } }))
     .filter(({ s, sel, extra }) => unambiguous(s, sel, extra))
     .map(({ s, sel, extra }) => toRequest(s, sel, extra));
+
+/** ohem_step on RoIAlign heads only (caffe-ohem selection): the differential test runs these apart. */
+export const alignStepRequests: fc.Arbitrary<Req> = requestArb(caffeAttrs, false, alignAttrs);
 
 export const requests: Record<string, fc.Arbitrary<Req>> = {
   'ohem_step/caffe-ohem': requestArb(caffeAttrs, false),
