@@ -246,7 +246,7 @@ test('conform refuses bad arguments with exit code 2', async () => {
     assert.equal(await conformCommand([]), 2);
     assert.equal(await conformCommand(['--port', 'true', '--runs', 'many']), 2);
     assert.equal(await conformCommand(['--port', 'true', '--bogus']), 2);
-    assert.equal(await conformCommand(['--port', 'true', '--ops', 'roi_align']), 2);
+    assert.equal(await conformCommand(['--port', 'true', '--ops', 'roi_align_rotated']), 2);
   } finally {
     process.stderr.write = write;
     process.stdout.write = out;

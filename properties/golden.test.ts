@@ -195,16 +195,11 @@ print("ok", len(${JSON.stringify(files)}))
   assert.match(r.stdout, /^ok 4/);
 });
 
-test('PORTING.md\'s tolerance table lists every output of every op with the tolerance conform applies', () => {
+test('tolerances live in one place: PORTING.md points to the table generated from the op registry and restates none', () => {
   const md = readFileSync(join(ROOT, 'PORTING.md'), 'utf8');
-  const rows = md.split('\n').filter((l) => l.startsWith('| `'));
-  const fmt = (x: number) => (x === 0 ? '0' : Number(x.toPrecision(3)).toExponential());
-  for (const s of SUITES)
-    for (const [out, tol] of Object.entries(s.tolerances)) {
-      const row = rows.find((l) => l.split('|')[1].includes(`\`${s.op}\``) && l.split('|')[2].includes(`\`${out}\``));
-      assert.ok(row, `PORTING.md has no tolerance row for ${s.op}.${out}`);
-      const cells = row!.split('|').map((x) => x.trim());
-      assert.equal(cells[3], fmt(tol.atol), `${s.op}.${out} atol`);
-      assert.equal(cells[4], fmt(tol.rtol), `${s.op}.${out} rtol`);
-    }
+  assert.ok(md.includes('docs/protocol.md#tolerances'), 'PORTING.md links the generated tolerance table');
+  const rows = md.split('\n').filter((l) => /^\| `[a-z_]+` \|/.test(l) && /\| \d|\| 0 \|/.test(l));
+  assert.deepEqual(rows, [], 'PORTING.md restates tolerances');
+  const table = readFileSync(join(ROOT, 'docs/protocol.md'), 'utf8');
+  for (const s of SUITES) for (const out of Object.keys(s.tolerances)) assert.ok(table.includes(`\`${out}\``), `docs/protocol.md's tables name ${s.op}.${out}`);
 });

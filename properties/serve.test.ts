@@ -59,9 +59,9 @@ test('garbage lines get bad_request with id null, and the next request is still 
 });
 
 test('an unknown op gets unknown_op; a bad tensor gets invalid_input; both name what is wrong', async () => {
-  const u = await ask({ id: 1, op: 'roi_align' });
+  const u = await ask({ id: 1, op: 'roi_align_rotated' });
   assert.equal(u.error.code, 'unknown_op');
-  assert.match(u.error.message, /roi_align/);
+  assert.match(u.error.message, /roi_align_rotated/);
   const bad = await ask({ id: 2, op: 'relu', inputs: { x: { dtype: 'float32', shape: [2, 2], data: [1, 2, 3] } } });
   assert.equal(bad.error.code, 'invalid_input');
   assert.match(bad.error.message, /^x: .*3 values .*needs 4/);

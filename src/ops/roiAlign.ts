@@ -17,7 +17,7 @@ import { FLT_MAX, roundHalfAwayFromZero } from '../core/float32.js';
 import { type Result, type Tensor, adoptTensor, checkFinite, rangeError, valueError } from '../core/internal.js';
 import { type AttrDef, type InputDef, type OpDef, exact, opFn } from './def.js';
 import { referenceKernels } from './kernels.js';
-import { FEATURES_INPUT, POOL_ATTRS, ROIS_INPUT, type PoolGeometry } from './roiPool.js';
+import { FEATURES_INPUT, POOL_ATTRS, ROIS_INPUT, type PoolGeometry } from './common.js';
 
 export type RoiAlignDialect = 'torchvision' | 'mmcv' | 'onnxruntime';
 export type RoiAlignMode = 'avg' | 'max';

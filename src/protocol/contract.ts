@@ -48,7 +48,22 @@ const outputsText = (d: AnyOpDef): string =>
     .map((o) => `\`${o.name}\` ${DT[o.dtype]} ${o.bounded ? '≤ ' : ''}${shapeOf(o.shape)}${o.tolerance.atol === 0 && o.tolerance.rtol === 0 ? ' exact' : ''}${o.addition ? ' (addition)' : ''}${o.when ? ` (${o.when.doc})` : ''}`)
     .join('<br>');
 
-/** The generated table, markers included. */
+const num = (x: number): string => (x === 0 ? '0' : Number(x.toPrecision(3)).toExponential().replace('e+0', '').replace(/e-?/, (m) => (m === 'e-' ? 'e-' : 'e')));
+
+/** One row per output group of an op with the same tolerance: op, outputs, atol, rtol, why. */
+const toleranceRows = (defs: readonly AnyOpDef[]): string[] =>
+  defs.flatMap((d) => {
+    const groups = new Map<string, { outs: string[]; atol: number; rtol: number; note: string }>();
+    for (const o of d.outputs) {
+      const key = `${o.tolerance.atol}|${o.tolerance.rtol}|${o.tolerance.note}`;
+      const g = groups.get(key) ?? { outs: [], ...o.tolerance };
+      g.outs.push(`\`${o.name}\``);
+      groups.set(key, g);
+    }
+    return [...groups.values()].map((g) => `| \`${d.name}\` | ${g.outs.join(', ')} | ${num(g.atol)} | ${num(g.rtol)} | ${cell(g.note)} |`);
+  });
+
+/** The generated tables (ops, then tolerances), markers included. */
 export const opTableMarkdown = (defs: readonly AnyOpDef[] = REGISTRY.defs): string => {
   const rows = defs.map((d) => `| \`${d.name}\` v${d.version} | ${cell(inputsText(d))} | ${cell(attrsText(d))} | ${cell(outputsText(d))} |`);
   return [
@@ -59,6 +74,14 @@ export const opTableMarkdown = (defs: readonly AnyOpDef[] = REGISTRY.defs): stri
     ...rows,
     '',
     `Kernels a backend can supply: ${defs.filter((d) => d.kernels.length).map((d) => `\`${d.name}\` (${d.kernels.join(', ')})`).join(', ')}.`,
+    '',
+    '### Tolerances',
+    '',
+    'Per output, |a − b| ≤ atol + rtol·|b| (atol = rtol = 0: exact), and the error analysis that justifies it.',
+    '',
+    '| op | outputs | atol | rtol | why |',
+    '|---|---|---|---|---|',
+    ...toleranceRows(defs),
     '',
     TABLE_END,
   ].join('\n');
