@@ -1,10 +1,14 @@
 /**
  * The demo (`ohem-ref demo`, src/demo): the world is a pure function of its seed; a short run of
- * either sampler lowers the loss over all RoIs; VOC AP matches cases computed by hand from the
+ * every sampler lowers the loss over all RoIs; VOC AP matches cases computed by hand from the
  * VOC07 definition (ties in score, duplicate detections, recall exactly on an 11-point threshold);
- * the standard sampler keeps Fast R-CNN's quotas and IoU bands; the report's files exist and are
- * well-formed XML (the SVGs and the XHTML-compatible index.html); the CLI refuses a backend it does
- * not have with exit code 2.
+ * the standard sampler keeps Fast R-CNN's quotas and IoU bands; each mining dialect, with the
+ * attrs the demo gives it, keeps its own rule on a hand-built batch (mmdet's positive fraction, the
+ * TF miner's negatives per positive, SSD's 3:1); a multi-seed run gives each seed the same bytes
+ * inline, on worker threads and alone; the statistics match hand computations; the report's files
+ * exist and are well-formed XML (the SVGs and the XHTML-compatible index.html); the README's
+ * generated section rebuilds from what it embeds and matches a fresh run's results.json; the CLI
+ * refuses a backend, a sampler or a pooler it does not have with exit code 2.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -19,10 +23,17 @@ import { makeWorld, worldBytes, bboxTransform, bboxTransformInv, iou, K, type Wo
 import { vocAp, type Detection } from '../src/demo/evaluate.js';
 import { sampleRois, FAST_RCNN_SAMPLER } from '../src/demo/sampler.js';
 import { stream, streamsFromSeed } from '../src/demo/rng.js';
-import { initParams, runSampler, SAMPLERS } from '../src/demo/train.js';
-import { runDemo, trainConfig } from '../src/demo/demo.js';
+import { initParams, runSampler, stepConfig, SAMPLERS } from '../src/demo/train.js';
+import { DEMO_DEFAULTS, runDemo, trainConfig, type DemoOptions } from '../src/demo/demo.js';
 import { barLine, makeProgress } from '../src/demo/progress.js';
 import { FEATURE_CHANNELS } from '../src/demo/features.js';
+import { MINER_ATTRS, parseSamplers } from '../src/demo/miners.js';
+import { paired, spread, tQuantile975 } from '../src/demo/stats.js';
+import { digestOf, type ResultsJson } from '../src/demo/results.js';
+import { blockOf, digestIn, readmeBlock, withResults } from '../src/demo/readme.js';
+import { FIGURE_FILES, summaryRows } from '../src/demo/report.js';
+import { ohemStep, type StepBatch } from '../src/mining/ohemStep.js';
+import { adoptTensor } from '../src/core/internal.js';
 import { fcParams, right, leftNaming } from './support.js';
 
 const TINY: Partial<WorldConfig> = { size: 160, trainImages: 6, testImages: 3, proposals: 48 };
@@ -213,17 +224,179 @@ test('standard sampler: 16 fg from IoU ≥ 0.5, the rest bg from IoU in [0.1, 0.
 test('training: a short run lowers the loss over all held-out RoIs, for every sampler', () => {
   const w = right(makeWorld(3, { size: 160, trainImages: 10, testImages: 4, proposals: 64 }));
   const st = right(streamsFromSeed(3));
-  const cfg = { ...trainConfig({ iters: 30, seed: 3, out: '', backend: 'reference' }), evalEvery: 30 };
+  const cfg = { ...trainConfig({ iters: 30 }), evalEvery: 30 };
   const init = initParams(st.init, FEATURE_CHANNELS * cfg.pooled * cfg.pooled, cfg.hidden);
+  assert.equal(SAMPLERS.length, 6);
   for (const s of SAMPLERS) {
     const r = right(runSampler(w, s, init, cfg, st));
     assert.equal(r.evals.length, 2);
     assert.equal(r.iters.length, 30);
     const [first, last] = [r.evals[0], r.evals[1]];
     assert.ok(last.loss < 0.8 * first.loss, `${s}: all-RoI loss ${first.loss} → ${last.loss}`);
-    for (const it of r.iters) assert.ok(it.rois > 0 && it.rois <= 2 * cfg.rois_per_image && it.fgFraction >= 0 && it.fgFraction <= 1);
+    for (const it of r.iters) assert.ok(it.rois > 0 && it.fgFraction >= 0 && it.fgFraction <= 1);
+    if (s !== 'ssd-hard-negative') for (const it of r.iters) assert.ok(it.rois <= 2 * cfg.rois_per_image, `${s}: ${it.rois} RoIs`);
     if (s === 'standard') assert.ok(r.iters.every((it) => it.lowIouFraction === 0), 'the standard sampler never draws IoU < 0.1');
+    // Without a clock every timing is 0, and the numbers are the same with one.
+    assert.deepEqual(r.timing, { iterSeconds: 0, evalSeconds: 0, probes: s.startsWith('standard') ? 0 : 30, probeIterSeconds: 0, probeReadonlySeconds: 0 });
   }
+  let t = 0;
+  const timed = right(runSampler(w, 'caffe-ohem', init, { ...cfg, iters: 4, evalEvery: 4 }, st, { now: () => (t += 1) }));
+  const plain = right(runSampler(w, 'caffe-ohem', init, { ...cfg, iters: 4, evalEvery: 4 }, st));
+  assert.deepEqual(timed.evals, plain.evals);
+  assert.ok(timed.timing.iterSeconds > 0 && timed.timing.probeReadonlySeconds > 0 && timed.timing.probes === 4);
+});
+
+// ---------------------------------------------------------------------------- the dialects
+
+/**
+ * A hand-built batch: one 16×16 feature map (image 256 px at stride 16) and 225 RoIs of 32×32 px on
+ * a 16-px grid (every two overlap by IoU ≤ 1/3, so no NMS at 0.7 suppresses any), `P` of them
+ * foreground of classes 1–3 with small regression targets.
+ */
+const handBatch = (P: number, seed: number): StepBatch => {
+  const s = stream(right(seedRng(seed)));
+  const C = FEATURE_CHANNELS, H = 16, W = 16, R = 225, D = 4 * K;
+  const rois = new Float32Array(R * 5), labels = new Float32Array(R);
+  const tg = new Float32Array(R * D), wi = new Float32Array(R * D);
+  const pos = new Set(s.choice(Array.from({ length: R }, (_, i) => i), P));
+  for (let i = 0; i < R; i++) {
+    const x = (i % 15) * 16, y = Math.floor(i / 15) * 16;
+    rois.set([0, x, y, x + 31, y + 31], i * 5);
+    if (pos.has(i)) {
+      const c = 1 + (i % 3);
+      labels[i] = c;
+      for (let k = 0; k < 4; k++) {
+        tg[i * D + 4 * c + k] = 0.5 * s.normal();
+        wi[i * D + 4 * c + k] = 1;
+      }
+    }
+  }
+  return {
+    features: adoptTensor('float32', [1, C, H, W], Float32Array.from(s.normals(C * H * W))),
+    rois: adoptTensor('float32', [R, 5], rois),
+    labels: adoptTensor('float32', [R], labels),
+    bbox_targets: adoptTensor('float32', [R, D], tg),
+    bbox_inside_weights: adoptTensor('float32', [R, D], wi),
+    bbox_outside_weights: adoptTensor('float32', [R, D], Float32Array.from(wi)),
+  };
+};
+
+/** The `k` indices of `idx` with the largest `v` (no ties in these cases). */
+const topBy = (idx: number[], v: ArrayLike<number>, k: number) => [...idx].sort((a, b) => v[b] - v[a]).slice(0, k);
+
+test('dialects: each miner, with the attrs the demo gives it, keeps its own rule on a hand-built batch', () => {
+  const cfg = trainConfig({ iters: 10 });
+  const params = initParams(right(seedRng(77)), FEATURE_CHANNELS * cfg.pooled * cfg.pooled, 16);
+  for (const [P, seed] of [[40, 1], [5, 2], [0, 3]] as const) {
+    const b = handBatch(P, seed);
+    const lab = b.labels.data;
+    const run = (d: keyof typeof MINER_ATTRS) => {
+      const r = ohemStep(stepConfig(cfg, d))(params, b);
+      return r;
+    };
+    const R = lab.length;
+    const all = Array.from({ length: R }, (_, i) => i);
+    const posIdx = all.filter((i) => lab[i] > 0), negIdx = all.filter((i) => lab[i] === 0);
+    const isPos = (i: number) => lab[i] > 0;
+    // caffe-ohem: the 64 hardest by roi_loss (nothing is suppressed), in descending loss.
+    {
+      const r = right(run('caffe-ohem'));
+      const h = Array.from(r.hard_inds.data);
+      assert.deepEqual(h, topBy(all, r.roi_loss.data, 64), `caffe-ohem P=${P}`);
+    }
+    // mmdet-ohem (num 64, pos_fraction 0.25): ⌊64 · 0.25⌋ = 16 positives at most, the hardest by
+    // cls_loss; negatives fill the rest of 64; output ascending within each pool.
+    {
+      const r = right(run('mmdet-ohem'));
+      const h = Array.from(r.hard_inds.data);
+      const hp = h.filter(isPos), hn = h.filter((i) => !isPos(i));
+      assert.equal(hp.length, Math.min(16, P), `mmdet positives P=${P}`);
+      assert.equal(h.length, 64, 'mmdet fills num');
+      if (P >= 16) assert.equal(hp.length / h.length, 0.25, 'the positive fraction');
+      assert.deepEqual(hp, topBy(posIdx, r.cls_loss.data, 16).sort((x, y) => x - y));
+      assert.deepEqual(hn, topBy(negIdx, r.cls_loss.data, 64 - hp.length).sort((x, y) => x - y));
+      assert.deepEqual(h, [...hp, ...hn], 'positives first');
+    }
+    // tf-hard-example-miner: the 64 hardest by cls + bbox (weights 1, 1) after NMS (none here), then
+    // every positive among them and at most max(3, ⌊3 · #pos⌋) negatives, in selection order.
+    {
+      const r = right(run('tf-hard-example-miner'));
+      const h = Array.from(r.hard_inds.data);
+      const score = Float64Array.from(all, (i) => r.cls_loss.data[i] + r.bbox_loss.data[i]);
+      const sel = topBy(all, score, 64);
+      const Psel = sel.filter(isPos).length;
+      const maxNeg = Math.max(3, Math.floor(3 * Psel));
+      const hn = h.filter((i) => !isPos(i));
+      assert.ok(hn.length <= maxNeg, `TF: ${hn.length} negatives for ${Psel} positives`);
+      assert.equal(hn.length, Math.min(maxNeg, 64 - Psel));
+      assert.equal(h.filter(isPos).length, Psel);
+      let neg = 0;
+      assert.deepEqual(h, sel.filter((i) => isPos(i) || ++neg <= maxNeg), 'selection order');
+    }
+    // ssd-hard-negative: every positive and the 3·#pos hardest negatives by cls_loss (3:1), ascending.
+    {
+      const r = run('ssd-hard-negative');
+      if (P === 0) {
+        leftNaming(r, 'labels'); // no positive: SSD selects nothing, and the step says so
+        continue;
+      }
+      const h = Array.from(right(r).hard_inds.data);
+      const hn = h.filter((i) => !isPos(i));
+      assert.equal(h.filter(isPos).length, P);
+      assert.equal(hn.length, Math.min(3 * P, negIdx.length));
+      assert.equal(hn.length / P, 3, 'SSD 3:1');
+      assert.deepEqual(h, [...posIdx, ...topBy(negIdx, right(r).cls_loss.data, 3 * P)].sort((x, y) => x - y));
+    }
+  }
+  assert.deepEqual(parseSamplers('standard, caffe-ohem'), { ok: ['standard', 'caffe-ohem'] });
+  assert.deepEqual(parseSamplers('all'), { ok: [...SAMPLERS] });
+  assert.deepEqual(parseSamplers('standard,ohem'), { bad: 'ohem' });
+  assert.deepEqual(parseSamplers('standard,standard'), { bad: 'standard' });
+});
+
+test('pooler: --pooler roi_align gives every step and the evaluation the RoIAlign attrs; roi_pool gives none', () => {
+  const align = trainConfig({ iters: 10, pooler: 'roi_align' });
+  for (const s of SAMPLERS) {
+    const c = stepConfig(align, s) as Record<string, unknown>;
+    assert.equal(c.pooler, 'roi_align', s);
+    assert.equal(c.sampling_ratio, 2);
+    assert.equal(c.aligned, true);
+    assert.ok(!('pooler' in stepConfig(trainConfig({ iters: 10 }), s)));
+  }
+  assert.equal(stepConfig(align, 'standard').selection, 'all');
+  assert.equal(stepConfig(align, 'mmdet-ohem').dialect, 'mmdet-ohem');
+  // The step and the evaluation take them: a short RoIAlign run of every sampler lowers the
+  // all-RoI loss, and it is not the RoI-pooling run.
+  const w = right(makeWorld(3, { size: 160, trainImages: 10, testImages: 4, proposals: 64 }));
+  const st = right(streamsFromSeed(3));
+  const cfg = { ...trainConfig({ iters: 30, pooler: 'roi_align' }), evalEvery: 30 };
+  const init = initParams(st.init, FEATURE_CHANNELS * cfg.pooled * cfg.pooled, cfg.hidden);
+  for (const s of SAMPLERS) {
+    const r = right(runSampler(w, s, init, cfg, st));
+    assert.ok(r.evals[1].loss < 0.8 * r.evals[0].loss, `${s} on RoIAlign: all-RoI loss ${r.evals[0].loss} → ${r.evals[1].loss}`);
+    if (s === 'caffe-ohem') {
+      const pool = right(runSampler(w, s, init, { ...cfg, pooler: undefined }, st));
+      assert.notEqual(pool.evals[1].loss, r.evals[1].loss);
+    }
+  }
+});
+
+// ------------------------------------------------------------------------------- statistics
+
+test('statistics: mean, sample sd, t-intervals and paired differences by hand', () => {
+  const s = spread([1, 2, 3, 4]);
+  assert.equal(s.mean, 2.5);
+  assert.ok(Math.abs(s.sd - Math.sqrt(5 / 3)) < 1e-12);
+  const half = (3.182 * Math.sqrt(5 / 3)) / 2;
+  assert.ok(Math.abs(s.lo - (2.5 - half)) < 1e-12 && Math.abs(s.hi - (2.5 + half)) < 1e-12);
+  const one = spread([0.7]);
+  assert.equal(one.mean, 0.7);
+  assert.ok(Number.isNaN(one.sd) && Number.isNaN(one.lo));
+  // Paired: the differences' spread, not the difference of spreads.
+  const d = paired([0.9, 0.8, 0.95], [0.8, 0.7, 0.85]);
+  assert.ok(Math.abs(d.mean - 0.1) < 1e-12 && d.sd < 1e-12);
+  assert.equal(tQuantile975(2), 4.303);
+  assert.equal(tQuantile975(100), 1.96);
 });
 
 // ----------------------------------------------------------------------- progress and report
@@ -242,6 +415,14 @@ test('progress: a bar with count, loss and it/s; \\r on a TTY, whole lines every
   p.done();
   assert.ok(tty.slice(0, -1).every((s) => s.startsWith('\r') && !s.includes('\n')));
   assert.equal(tty[tty.length - 1], '\n');
+  // A log line on a TTY ends with a newline and the bar is drawn again below it.
+  const logged: string[] = [];
+  const l = makeProgress({ isTTY: true, columns: 200, write: (s) => logged.push(s) }, 'x', 10, now);
+  l.tick(10, 1);
+  l.log('seed 1 done');
+  assert.match(logged[logged.length - 2], /^\rseed 1 done\s*\n$/);
+  assert.match(logged[logged.length - 1], /^\rx │/);
+  assert.doesNotMatch(barLine('all', 1, 2, NaN, 1, 1), /loss/, 'no loss, no loss column');
   const pipe: string[] = [];
   const q = makeProgress({ isTTY: false, write: (s) => pipe.push(s) }, 'x', 10, now, 5);
   for (let i = 1; i <= 10; i++) q.tick(i, 1);
@@ -352,64 +533,169 @@ test('the XML checker itself rejects what it must', () => {
     assert.throws(() => checkXml(bad, 'bad'), assert.AssertionError, bad);
 });
 
-test('report: a tiny demo run writes index.html and the SVGs, all well-formed, with the plots and the table', () => {
+const TINY_RUN: Omit<DemoOptions, 'out'> = {
+  iters: 6,
+  seed: 9,
+  seeds: 2,
+  samplers: SAMPLERS,
+  backend: 'reference',
+  pooler: 'roi_pool',
+  evalEvery: 3,
+  world: { size: 160, trainImages: 6, testImages: 3, proposals: 48 },
+};
+const quiet = { stderr: { isTTY: false, write: () => 0 }, stdout: { write: () => 0 }, now: () => performance.now() };
+
+/** A tiny demo run into a fresh directory; the directory is removed after `f`. */
+const withRun = async <A>(o: Partial<DemoOptions>, f: (dir: string, r: Awaited<ReturnType<typeof runDemo>>) => A | Promise<A>, io: Parameters<typeof runDemo>[1] = quiet): Promise<A> => {
   const dir = mkdtempSync(join(tmpdir(), 'ohem-demo-'));
   try {
-    const out: string[] = [];
-    const err: string[] = [];
-    const r = runDemo(
-      { iters: 6, seed: 9, out: dir, backend: 'reference', evalEvery: 3, world: { size: 160, trainImages: 6, testImages: 3, proposals: 48 } },
-      { stderr: { isTTY: false, write: (s) => err.push(s) }, stdout: { write: (s) => out.push(s) }, now: () => 0 },
-    );
-    const { files, results } = right(r);
-    for (const f of ['index.html', 'loss.svg', 'map.svg', 'fg_fraction.svg', 'scene.svg', 'detections.svg', 'results.json']) {
-      assert.ok(existsSync(join(dir, f)), `${f} missing`);
-      assert.ok(files.includes(join(dir, f)));
-    }
-    for (const f of ['loss.svg', 'map.svg', 'fg_fraction.svg', 'scene.svg', 'detections.svg']) {
-      const { root, elements } = checkXml(readFileSync(join(dir, f), 'utf8'), f);
-      assert.equal(root, 'svg');
-      assert.ok((elements.get('path') ?? 0) + (elements.get('image') ?? 0) >= 2, `${f} draws nothing`);
-    }
-    const html = readFileSync(join(dir, 'index.html'), 'utf8');
-    assert.ok(html.startsWith('<!DOCTYPE html>'));
-    const { root, elements } = checkXml(html, 'index.html');
-    assert.equal(root, 'html');
-    assert.equal(elements.get('svg'), 5, 'five figures inline');
-    assert.ok((elements.get('table') ?? 0) >= 2 && (elements.get('figure') ?? 0) === 5);
-    const json = JSON.parse(readFileSync(join(dir, 'results.json'), 'utf8'));
-    assert.equal(json.runs.ohem.iters.length, 6);
-    assert.equal(json.runs.standard.evals.length, 3);
-    // The terminal table names both samplers with their final mAP.
-    const table = out.join('');
-    for (const s of SAMPLERS) assert.ok(table.includes(results.runs[s].evals[2].mAP.toFixed(3)));
-    assert.match(table, /standard sampler \(FRCN\)/);
-    assert.match(table, /OHEM/);
-    assert.ok(err.join('').includes('6/6'), 'progress lines on stderr');
+    return await f(dir, await runDemo({ ...TINY_RUN, ...o, out: dir }, io));
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+};
+const readJson = (dir: string): ResultsJson => JSON.parse(readFileSync(join(dir, 'results.json'), 'utf8'));
+
+test('report: a tiny demo run writes index.html and the SVGs, all well-formed, with the plots, their error bars and the table', async () => {
+  const out: string[] = [];
+  const err: string[] = [];
+  await withRun(
+    { jobs: 1 },
+    (dir, r) => {
+      const { files, results } = right(r);
+      const svgs = Object.values(FIGURE_FILES);
+      assert.equal(svgs.length, 7);
+      for (const f of [...svgs, 'index.html', 'results.json']) {
+        assert.ok(existsSync(join(dir, f)), `${f} missing`);
+        assert.ok(files.includes(join(dir, f)));
+      }
+      for (const f of svgs) {
+        const { root, elements } = checkXml(readFileSync(join(dir, f), 'utf8'), f);
+        assert.equal(root, 'svg');
+        assert.ok((elements.get('path') ?? 0) + (elements.get('image') ?? 0) + (elements.get('rect') ?? 0) >= 2, `${f} draws nothing`);
+      }
+      // Error bars: whiskers with caps (one path each) on every plot of numbers over seeds.
+      for (const f of ['map.svg', 'paired.svg', 'loss.svg', 'batch.svg', 'cost.svg']) {
+        const bars = (readFileSync(join(dir, f), 'utf8').match(/<path d="M[-\d.]+,[-\d.]+ L[-\d.]+,[-\d.]+ M/g) ?? []).length;
+        assert.ok(bars >= SAMPLERS.length - 1, `${f}: ${bars} error bars`);
+      }
+      const html = readFileSync(join(dir, 'index.html'), 'utf8');
+      assert.ok(html.startsWith('<!DOCTYPE html>'));
+      const { root, elements } = checkXml(html, 'index.html');
+      assert.equal(root, 'html');
+      assert.equal(elements.get('svg'), 7, 'seven figures inline');
+      assert.ok((elements.get('table') ?? 0) >= 3 && (elements.get('figure') ?? 0) === 7);
+      for (const s of SAMPLERS) assert.ok(html.includes(`<th>${s === 'standard' ? 'standard (FRCN)' : s === 'standard_bg0' ? 'standard, BG_LO 0' : s}</th>`), `${s} row`);
+      for (const d of Object.keys(MINER_ATTRS)) assert.ok(html.includes(`<th>${d}</th>`), `${d}'s attrs`);
+      const json = readJson(dir);
+      assert.deepEqual(json.settings.seeds, [9, 10]);
+      for (const s of SAMPLERS) {
+        assert.equal(json.runs[s]!.length, 2);
+        assert.equal(json.runs[s]![0].evals.length, 3);
+        assert.equal(json.summary[s]!.mAP.n, 2);
+        assert.ok(json.cost[s]!.secondsPerIter.mean > 0);
+        assert.equal(json.cost[s]!.readonlyShare.mean > 0, !s.startsWith('standard'), `${s}: read-only share`);
+      }
+      assert.equal(json.summary.standard!.dMAP, null);
+      assert.deepEqual(json.summary['caffe-ohem']!.dMAP!.values, json.runs['caffe-ohem']!.map((r, i) => r.final.mAP - json.runs.standard![i].final.mAP));
+      // The terminal table names every sampler with its mean mAP.
+      const table = out.join('');
+      for (const s of SAMPLERS) assert.ok(table.includes(results.summary[s]!.mAP.mean.toFixed(3)), `${s} in the table`);
+      assert.match(table, /standard \(FRCN\)/);
+      assert.match(table, /Ranked by mean mAP over 2 seeds/);
+      assert.ok(err.join('').includes('12 runs'), 'progress lines on stderr');
+    },
+    { stderr: { isTTY: false, write: (x) => err.push(x) }, stdout: { write: (x) => out.push(x) }, now: () => performance.now() },
+  );
 });
 
-test('demo options: an unknown or unavailable backend or a bad option is a Left naming it; the CLI exits 2 with a clear message', () => {
+test('determinism: each seed of a multi-seed run gives the same bytes inline, on two worker threads, and alone', async () => {
+  const inline = await withRun({ jobs: 1 }, (dir) => readJson(dir));
+  const threads = await withRun({ jobs: 2 }, (dir) => readJson(dir));
+  const alone = await withRun({ jobs: 1, seed: 10, seeds: 1 }, (dir) => readJson(dir));
+  for (const s of SAMPLERS) {
+    for (let k = 0; k < 2; k++) assert.equal(JSON.stringify(threads.runs[s]![k]), JSON.stringify(inline.runs[s]![k]), `${s}, seed ${9 + k}`);
+    assert.equal(JSON.stringify(alone.runs[s]![0]), JSON.stringify(inline.runs[s]![1]), `${s}, seed 10 alone`);
+  }
+  assert.equal(JSON.stringify(threads.summary), JSON.stringify(inline.summary));
+  assert.equal(JSON.stringify(threads.scene), JSON.stringify(inline.scene));
+  assert.notEqual(JSON.stringify(inline.runs.standard![0]), JSON.stringify(inline.runs.standard![1]), 'two seeds, two worlds');
+});
+
+const README = fileURLToPath(new URL('../README.md', import.meta.url));
+
+test('README: the generated section rebuilds byte for byte from the digest it embeds (generated, not typed)', () => {
+  const b = blockOf(readFileSync(README, 'utf8'));
+  assert.ok(b, 'README.md has the BEGIN/END DEMO RESULTS markers');
+  const d = digestIn(b.text);
+  assert.ok(d, 'the block embeds its digest');
+  assert.equal(readmeBlock(d), b.text);
+  // The table in the block is the table of the digest.
+  for (const row of summaryRows(d).slice(1)) assert.ok(b.text.includes(`| ${row.join(' | ')} |`), row[0]);
+  assert.deepEqual(d.settings.samplers, [...SAMPLERS]);
+  assert.equal(d.settings.seeds.length, DEMO_DEFAULTS.seeds);
+  assert.equal(d.settings.iters, DEMO_DEFAULTS.iters);
+});
+
+test('README: the section generated from a fresh run’s results.json holds that run’s numbers', async () => {
+  await withRun({ jobs: 1 }, (dir) => {
+    const json = readJson(dir);
+    const readme = readFileSync(README, 'utf8');
+    const next = right(withResults(readme, json));
+    const b = blockOf(next)!;
+    // Everything outside the block is untouched.
+    const old = blockOf(readme)!;
+    assert.equal(next.slice(0, b.start), readme.slice(0, old.start));
+    assert.equal(next.slice(b.end), readme.slice(old.end));
+    const d = digestIn(b.text)!;
+    assert.deepEqual(d, JSON.parse(JSON.stringify(digestOf(json as never))));
+    for (const s of SAMPLERS) {
+      const m = json.summary[s]!.mAP;
+      assert.ok(b.text.includes(`${m.mean.toFixed(3)} ± ${m.sd.toFixed(3)}`), `${s}: mAP ${m.mean} ± ${m.sd}`);
+      assert.ok(b.text.includes(`${json.summary[s]!.allRoiLoss.mean.toFixed(3)} ± ${json.summary[s]!.allRoiLoss.sd.toFixed(3)}`));
+    }
+    assert.equal(readmeBlock(d), b.text);
+    // Without markers there is nothing to replace.
+    leftNaming(withResults('# no markers\n', json), '--update-readme');
+  });
+});
+
+test('demo options: an unknown or unavailable backend, sampler or pooler or a bad option is a Left naming it; the CLI exits 2 with a clear message', async () => {
   const io = { stderr: { write: () => 0 }, stdout: { write: () => 0 }, now: () => 0 };
-  const e = leftNaming(runDemo({ iters: 1, seed: 1, out: 'x', backend: 'gpu' }, io), '--backend');
+  const base = { ...DEMO_DEFAULTS, out: 'x' };
+  const e = leftNaming(await runDemo({ ...base, iters: 1, backend: 'gpu' }, io), '--backend');
   assert.equal(e._tag, 'ValueError');
   // Every backend of src/gpu is a name the demo takes; one that cannot run here says why.
-  const u = leftNaming(runDemo({ iters: 1, seed: 1, out: 'x', backend: 'gpujs-webgpu' }, io), '--backend');
+  const u = leftNaming(await runDemo({ ...base, iters: 1, backend: 'gpujs-webgpu' }, io), '--backend');
   assert.equal(u._tag, 'Unsupported');
   assert.match(u.message, /webgpu is not available here/);
-  leftNaming(runDemo({ iters: 0, seed: 1, out: 'x', backend: 'reference' }, io), '--iters');
+  leftNaming(await runDemo({ ...base, iters: 0 }, io), '--iters');
+  leftNaming(await runDemo({ ...base, seeds: 0 }, io), '--seeds');
+  leftNaming(await runDemo({ ...base, samplers: [] }, io), '--samplers');
+  leftNaming(await runDemo({ ...base, samplers: ['standard', 'standard'] }, io), '--samplers');
+  leftNaming(await runDemo({ ...base, samplers: ['ohem' as never] }, io), '--samplers');
+  leftNaming(await runDemo({ ...base, pooler: 'roi_warp' as never }, io), '--pooler');
+  leftNaming(await runDemo({ ...base, jobs: 0 }, io), '--jobs');
   const bin = fileURLToPath(new URL('../bin/ohem-ref.mjs', import.meta.url));
-  const bad = spawnSync(process.execPath, [bin, 'demo', '--backend', 'webgl'], { encoding: 'utf8' });
+  const cli = (...args: string[]) => spawnSync(process.execPath, [bin, 'demo', ...args], { encoding: 'utf8' });
+  const bad = cli('--backend', 'webgl');
   assert.equal(bad.status, 2, bad.stderr);
   assert.match(bad.stderr, /--backend: is "webgl", expected one of "reference", "gpujs-cpu"/);
-  const help = spawnSync(process.execPath, [bin, 'demo', '--help'], { encoding: 'utf8' });
+  const help = cli('--help');
   assert.equal(help.status, 0);
-  for (const o of ['--iters', '--seed', '--out', '--backend', '--help']) assert.ok(help.stdout.includes(o), `usage lacks ${o}`);
-  const iters = spawnSync(process.execPath, [bin, 'demo', '--iters', 'many'], { encoding: 'utf8' });
+  for (const o of ['--iters', '--seed', '--seeds', '--samplers', '--jobs', '--pooler', '--out', '--backend', '--update-readme', '--help']) assert.ok(help.stdout.includes(o), `usage lacks ${o}`);
+  const iters = cli('--iters', 'many');
   assert.equal(iters.status, 2);
   assert.match(iters.stderr, /--iters must be a non-negative integer/);
+  const samplers = cli('--samplers', 'standard,ohem');
+  assert.equal(samplers.status, 2);
+  assert.match(samplers.stderr, /--samplers: "ohem" is not a sampler/);
+  const pooler = cli('--pooler', 'roi_warp');
+  assert.equal(pooler.status, 2);
+  assert.match(pooler.stderr, /--pooler: is "roi_warp", expected one of "roi_pool", "roi_align"/);
+  const noResults = cli('--update-readme', '--out', join(tmpdir(), 'ohem-no-such-dir'), '--readme', join(tmpdir(), 'ohem-no-such-readme.md'));
+  assert.equal(noResults.status, 1);
+  assert.match(noResults.stderr, /cannot read .*results\.json/);
 });
 
 test('streams: one seed splits into independent, reproducible streams', () => {

@@ -14,20 +14,32 @@ import { opTableMarkdown, withOpTable } from './protocol/contract.js';
 import { DEFAULT_LIMITS } from './core/index.js';
 import { runTour } from './demo/tour.js';
 import { GOLDEN_HELP, CONFORM_HELP, goldenCommand, conformCommand } from './conform/commands.js';
-import { DEMO_DEFAULTS, runDemo } from './demo/demo.js';
+import { DEMO_DEFAULTS, runDemo, type Pooler } from './demo/demo.js';
+import { parseSamplers, SAMPLERS } from './demo/miners.js';
+import { updateReadme } from './demo/readme.js';
+import { join } from 'node:path';
 
 const HELP = `ohem-ref — a golden reference of Online Hard Example Mining (OHEM)
 
 Usage:
-  ohem-ref demo [options]   train the standard Fast R-CNN sampler, the same with BG_THRESH_LO 0,
-                            and OHEM side by side on a synthetic detection world; evaluate them
-                            on held-out scenes (VOC07 AP, loss over all RoIs); write an HTML
-                            report with SVG plots and print a summary table (npm start runs this)
-      --iters N             solver iterations per sampler (default ${DEMO_DEFAULTS.iters})
-      --seed S              seed of the world, the initial weights, the image order, the
-                            standard sampler's draws (default ${DEMO_DEFAULTS.seed})
+  ohem-ref demo [options]   which hard-example miner? Train six samplers side by side on the
+                            synthetic detection world of several seeds: Fast R-CNN's standard
+                            sampler, the same with BG_THRESH_LO 0, and the mining dialects
+                            caffe-ohem, mmdet-ohem, tf-hard-example-miner, ssd-hard-negative;
+                            evaluate them on held-out scenes (VOC07 AP, loss over all RoIs) with
+                            the spread over the seeds and the cost of each; write an HTML report
+                            with SVG plots and print the table (npm start runs this)
+      --iters N             solver iterations per run (default ${DEMO_DEFAULTS.iters})
+      --seed S              the first seed (default ${DEMO_DEFAULTS.seed}); a seed gives the world,
+                            the initial weights, the image order and the standard sampler's draws
+      --seeds N             seeds S, S+1, …, S+N−1 (default ${DEMO_DEFAULTS.seeds})
+      --samplers A,B,…      which samplers, in this order (default all: ${SAMPLERS.join(', ')})
+      --jobs N              worker threads (default: the cores); changes the clock, not a number
+      --pooler P            roi_pool (default) or roi_align (aligned, sampling_ratio 2)
       --out DIR             report directory (default ${DEMO_DEFAULTS.out}/)
-      --backend NAME        kernels for the heavy ops: reference (default; the only one so far)
+      --backend NAME        kernels for the heavy ops (default reference)
+      --update-readme       run nothing: rewrite the generated results of the README (--readme
+                            FILE, default README.md) from DIR/results.json (npm run demo:readme)
       -h, --help            this text
   ohem-ref serve [--max-bytes N]
                             answer protocol requests (JSON lines, docs/protocol.md) on
@@ -93,11 +105,35 @@ const main = async (argv: string[]): Promise<number> => {
       return 0;
     }
     case 'demo': {
-      let values: { iters?: string; seed?: string; out?: string; backend?: string; help?: boolean };
+      let values: {
+        iters?: string;
+        seed?: string;
+        seeds?: string;
+        samplers?: string;
+        jobs?: string;
+        pooler?: string;
+        out?: string;
+        backend?: string;
+        'update-readme'?: boolean;
+        readme?: string;
+        help?: boolean;
+      };
       try {
         ({ values } = parseArgs({
           args: rest,
-          options: { iters: { type: 'string' }, seed: { type: 'string' }, out: { type: 'string' }, backend: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
+          options: {
+            iters: { type: 'string' },
+            seed: { type: 'string' },
+            seeds: { type: 'string' },
+            samplers: { type: 'string' },
+            jobs: { type: 'string' },
+            pooler: { type: 'string' },
+            out: { type: 'string' },
+            backend: { type: 'string' },
+            'update-readme': { type: 'boolean' },
+            readme: { type: 'string' },
+            help: { type: 'boolean', short: 'h' },
+          },
           strict: true,
           allowPositionals: false,
         }));
@@ -109,17 +145,44 @@ const main = async (argv: string[]): Promise<number> => {
         process.stdout.write(HELP);
         return 0;
       }
+      const out = values.out ?? DEMO_DEFAULTS.out;
+      if (values['update-readme']) {
+        const readme = values.readme ?? 'README.md';
+        const r = updateReadme(readme, join(out, 'results.json'));
+        if (E.isLeft(r)) {
+          process.stderr.write(`ohem-ref demo: ${r.left.message}\n`);
+          return 1;
+        }
+        process.stdout.write(`demo: updated the generated results of ${readme} from ${join(out, 'results.json')}\n`);
+        return 0;
+      }
       const int = (name: string, v: string | undefined, d: number): number | string =>
         v === undefined ? d : /^\d+$/.test(v.trim()) ? Number(v) : `--${name} must be a non-negative integer, got ${JSON.stringify(v)}`;
       const iters = int('iters', values.iters, DEMO_DEFAULTS.iters);
       const seed = int('seed', values.seed, DEMO_DEFAULTS.seed);
-      for (const v of [iters, seed])
+      const seeds = int('seeds', values.seeds, DEMO_DEFAULTS.seeds);
+      const jobs = values.jobs === undefined ? undefined : int('jobs', values.jobs, 0);
+      for (const v of [iters, seed, seeds, jobs])
         if (typeof v === 'string') {
           process.stderr.write(`ohem-ref demo: ${v}\n`);
           return 2;
         }
-      const r = runDemo(
-        { iters: iters as number, seed: seed as number, out: values.out ?? DEMO_DEFAULTS.out, backend: values.backend ?? DEMO_DEFAULTS.backend },
+      const samplers = values.samplers === undefined ? { ok: [...DEMO_DEFAULTS.samplers] } : parseSamplers(values.samplers);
+      if ('bad' in samplers) {
+        process.stderr.write(`ohem-ref demo: --samplers: ${JSON.stringify(samplers.bad)} is not a sampler (or is named twice); the samplers: ${SAMPLERS.join(', ')} (or all)\n`);
+        return 2;
+      }
+      const r = await runDemo(
+        {
+          iters: iters as number,
+          seed: seed as number,
+          seeds: seeds as number,
+          samplers: samplers.ok,
+          out,
+          backend: values.backend ?? DEMO_DEFAULTS.backend,
+          pooler: (values.pooler ?? DEMO_DEFAULTS.pooler) as Pooler,
+          ...(jobs !== undefined ? { jobs: jobs as number } : {}),
+        },
         { stderr: process.stderr, stdout: process.stdout, now: () => performance.now() },
       );
       if (E.isLeft(r)) {

@@ -17,6 +17,8 @@ export interface Progress {
   status(note: string): void;
   /** Ends the bar with its final line. */
   done(summary?: string): void;
+  /** A line of its own above the bar (on a TTY the bar is redrawn below it). */
+  log(line: string): void;
 }
 
 const fmtTime = (s: number): string => (s < 60 ? `${s.toFixed(1)}s` : `${Math.floor(s / 60)}m${Math.round(s % 60).toString().padStart(2, '0')}s`);
@@ -28,8 +30,8 @@ export const barLine = (label: string, i: number, n: number, loss: number, itPer
   const partial = ['', '▏', '▎', '▍', '▌', '▋', '▊', '▉'][Math.floor((frac * width - full) * 8)] ?? '';
   const bar = '█'.repeat(full) + partial + ' '.repeat(Math.max(0, width - full - (partial ? 1 : 0)));
   const eta = itPerSec > 0 && i < n ? ` eta ${fmtTime((n - i) / itPerSec)}` : '';
-  const lossTxt = Number.isFinite(loss) ? loss.toFixed(4) : '—';
-  return `${label} │${bar}│ ${String(i).padStart(String(n).length)}/${n}  loss ${lossTxt}  ${itPerSec.toFixed(1)} it/s  ${fmtTime(elapsed)}${eta}${note ? `  ${note}` : ''}`;
+  const lossTxt = Number.isNaN(loss) ? '' : `  loss ${Number.isFinite(loss) ? loss.toFixed(4) : '—'}`;
+  return `${label} │${bar}│ ${String(i).padStart(String(n).length)}/${n}${lossTxt}  ${itPerSec.toFixed(1)} it/s  ${fmtTime(elapsed)}${eta}${note ? `  ${note}` : ''}`;
 };
 
 export const makeProgress = (sink: ProgressSink, label: string, total: number, now: () => number, every = Math.max(1, Math.round(total / 10))): Progress => {
@@ -62,6 +64,14 @@ export const makeProgress = (sink: ProgressSink, label: string, total: number, n
     status(note) {
       const { dt, r } = rate(last.i);
       if (sink.isTTY) draw(barLine(label, last.i, total, last.loss, r, dt, 24, note));
+    },
+    log(line) {
+      if (sink.isTTY) {
+        sink.write(`\r${line}${' '.repeat(Math.max(0, lastLine.length - line.length))}\n`);
+        const redraw = lastLine;
+        lastLine = '';
+        if (redraw) draw(redraw);
+      } else sink.write(`${line}\n`);
     },
     done(summary = '') {
       const { dt, r } = rate(last.i);
