@@ -58,7 +58,7 @@ test('the numpy oracle passes conform completely (npx ohem-ref conform --port "p
   for (const s of SUITES) {
     const l = lines.find((x) => x.startsWith(s.key + ' '));
     assert.ok(l, `no row for ${s.key}`);
-    assert.match(l!, new RegExp(`\\s\\d+/\\d+\\s+${RUNS}/${RUNS}\\s.*\\spass$`), `row of ${s.key}: ${l}`);
+    assert.match(l!, new RegExp(`\\s\\d+/\\d+(, \\d+ beyond the domain)?\\s+${RUNS}/${RUNS}\\s.*\\spass$`), `row of ${s.key}: ${l}`);
   }
   assert.match(r.stdout, new RegExp(`${SUITES.length} passed, 0 failed, 0 unsupported`));
   assert.ok(!existsSync(join(tmp, 'oracle-failures')), 'no failure file for a passing port');
@@ -144,7 +144,7 @@ test('a port that crashes, hangs, writes garbage, answers another id or the wron
     relu_backward: /^hang: no answer within 1500 ms/,
     dropout: /^garbage: answered "Traceback/,
     dropout_backward: /^wrong id: answered id "not-c\d+" to request "c\d+"/,
-    softmax: /^wrong shape: prob: shape \[1,2\] vs \[2\]/,
+    softmax: /^wrong shape: prob: shape reference \[\d+,\d+\], port \[\d+\]/,
   };
   for (const [op, re] of Object.entries(expect)) {
     const s = row(r, op);

@@ -18,6 +18,10 @@ import {
   DEFAULT_TIMEOUT_MS,
   DEFAULT_STARTUP_MS,
   DEFAULT_FAILURES_DIR,
+  DEFAULT_MAX_FAILURES,
+  DEFAULT_PROFILE,
+  profileNames,
+  PROFILES,
 } from './conform.js';
 
 export const GOLDEN_HELP = `  ohem-ref golden [--out DIR] [--seed S] [--per-op N] [--no-oracle]
@@ -30,22 +34,30 @@ export const GOLDEN_HELP = `  ohem-ref golden [--out DIR] [--seed S] [--per-op N
 `;
 
 export const CONFORM_HELP = `  ohem-ref conform --port "<command>" [options]
-                            run a port that speaks PROTOCOL.md through the golden vectors and
-                            the differential properties; print a table per op; exit 1 on any
-                            failure (unsupported ops are reported, not failed)
+                            run a port that speaks the protocol (docs/protocol.md) through the
+                            golden vectors and generated requests inside the contract's domain;
+                            print a table per op, every distinct divergence with the convention
+                            that reproduces it, coverage, and a summary; exit 1 on any failure
+                            (unsupported ops and attr values are reported, not failed)
       --ops a,b             ops or op/dialect suites to run (default: all)
-      --runs N              generated requests per suite (default ${DEFAULT_RUNS})
+      --runs N              generated requests per suite that the port answers (default ${DEFAULT_RUNS};
+                            an unsupported answer does not use up a run)
+      --profile NAME        judge against these conventions (default ${DEFAULT_PROFILE}; ${profileNames().join(', ')}):
+${PROFILES.map((p) => `                              ${p.name}: ${p.doc}`).join('\n')}
+      --strict              a difference within the float32 precision model fails (default: verdict precision)
+      --max-failures N      distinct failure signatures shrunk per suite, each with its own file (default ${DEFAULT_MAX_FAILURES})
       --seed S              fast-check seed (default ${DEFAULT_SEED})
       --timeout MS          per-request timeout; a port that exceeds it is restarted (default ${DEFAULT_TIMEOUT_MS})
       --startup MS          extra time for the first request after each start of the port (default ${DEFAULT_STARTUP_MS})
       --golden DIR          golden folder (default: the package's golden/); --no-golden skips it
       --failures DIR        where the shrunk counterexamples go (default ${DEFAULT_FAILURES_DIR}/)
-      --budget MS           time limit of one suite's properties, shrinking included (default 120000)
+      --budget MS           time limit of one suite's generated phase, shrinking included (default 120000)
       --max-restarts N      restarts of a crashing or hanging port allowed per suite (default 20)
       --json FILE           also write the report as JSON
   ohem-ref conform --replay FILE --port "<command>"
                             send the request of a failure file (or a golden case) to the port
-                            and show both answers
+                            and judge both answers as conform did (its tolerances, precision
+                            models and profile)
 `;
 
 const fail = (cmd: string, msg: string, out: NodeJS.WritableStream): number => {
@@ -122,6 +134,9 @@ export const conformCommand = async (args: string[]): Promise<number> => {
         failures: { type: 'string' },
         budget: { type: 'string' },
         'max-restarts': { type: 'string' },
+        'max-failures': { type: 'string' },
+        profile: { type: 'string' },
+        strict: { type: 'boolean' },
         json: { type: 'string' },
         replay: { type: 'string' },
         help: { type: 'boolean', short: 'h' },
@@ -146,10 +161,11 @@ export const conformCommand = async (args: string[]): Promise<number> => {
     ['startup', DEFAULT_STARTUP_MS],
     ['budget', 120_000],
     ['max-restarts', 20],
+    ['max-failures', DEFAULT_MAX_FAILURES],
   ] as const) {
     const v = intArg(name, values[name] as string | undefined, d);
     if (typeof v === 'string') return fail('conform', v, process.stderr);
-    const min = name === 'runs' || name === 'startup' || name === 'max-restarts' ? 0 : 1;
+    const min = name === 'runs' || name === 'startup' || name === 'max-restarts' ? 0 : 1; // max-failures ≥ 1
     if (name !== 'seed' && v < min) return fail('conform', `--${name} must be ≥ ${min}`, process.stderr);
     nums[name] = v;
   }
@@ -177,9 +193,13 @@ export const conformCommand = async (args: string[]): Promise<number> => {
     failuresDir: (values.failures as string | undefined) ?? DEFAULT_FAILURES_DIR,
     budgetMs: nums.budget,
     maxRestarts: nums['max-restarts'],
+    maxFailures: nums['max-failures'],
+    profile: (values.profile as string | undefined) ?? DEFAULT_PROFILE,
+    strict: values.strict === true,
   });
   process.off('SIGINT', onSignal);
   process.off('SIGTERM', onSignal);
+  if (report.exitCode === 2 && report.suites.length === 0) return fail('conform', report.fatal ?? 'cannot run', process.stderr);
   process.stdout.write(formatReport(report));
   if (values.json) {
     const { writeFileSync } = await import('node:fs');

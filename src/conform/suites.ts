@@ -9,7 +9,7 @@
 import type fc from 'fast-check';
 import type { AnyOpDef, Tolerance } from '../ops/index.js';
 import { REGISTRY } from '../mining/registry.js';
-import { ARBITRARIES } from './arbitraries/index.js';
+import { ARBITRARIES, UNREDUCIBLE } from './arbitraries/index.js';
 
 export interface Req {
   readonly op: string;
@@ -25,6 +25,8 @@ export interface Suite {
   readonly dialect: string | null;
   readonly arbitrary: fc.Arbitrary<Req>;
   readonly tolerances: Readonly<Record<string, Tolerance>>;
+  /** Whether conform's structural reduction may shrink its failing requests (src/conform/reduce.ts). */
+  readonly reducible: boolean;
 }
 
 /** The suite keys of a def: its name, or `name/value` for each value of its first variant. */
@@ -45,7 +47,7 @@ const build = (): { suites: readonly Suite[]; missing: readonly string[]; extra:
         missing.push(key);
         continue;
       }
-      suites.push({ key, op: def.name, def, dialect, arbitrary, tolerances: Object.fromEntries(def.outputs.map((o) => [o.name, o.tolerance])) });
+      suites.push({ key, op: def.name, def, dialect, arbitrary, tolerances: Object.fromEntries(def.outputs.map((o) => [o.name, o.tolerance])), reducible: !UNREDUCIBLE.has(key) });
     }
   const extra = Object.keys(ARBITRARIES).filter((k) => !suites.some((s) => s.key === k));
   return { suites, missing, extra };

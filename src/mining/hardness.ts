@@ -8,7 +8,7 @@
  *   loss_i = cls_i + bbox_i   element-wise in double (pitfall 1: never list concatenation)
  */
 import * as E from 'fp-ts/lib/Either.js';
-import { type Result, type Tensor, DBL_EPSILON, adoptTensor, checkFinite, checkIntegerValues, valueError } from '../core/internal.js';
+import { type Result, type Tensor, DBL_EPSILON, FLT_MIN, adoptTensor, checkFinite, checkIntegerValues, valueError } from '../core/internal.js';
 import { type AttrDef, type InputDef, type OpDef, type Tolerance, labelsInput, opFn, referenceKernels } from '../ops/index.js';
 
 export interface RoiLossAttrs {
@@ -22,6 +22,10 @@ export const EPS_ATTR: AttrDef = {
   domain: { kind: 'number', min: 0, minOpen: true },
   default: DBL_EPSILON,
   doc: 'the clamp of the mining loss: np.finfo(float).eps = 2^-52 (SPEC §1.2), not FLT_MIN',
+  alternatives: [
+    { value: FLT_MIN, name: 'FLT_MIN', means: 'clamps the probability at FLT_MIN (Caffe SoftmaxWithLoss\'s clamp) instead of the original\'s 2^-52' },
+    { value: 1e-14, means: 'clamps the probability at 1e-14 instead of the original\'s 2^-52' },
+  ],
 };
 
 export interface RoiLossInputs {

@@ -5,8 +5,9 @@
  */
 import * as E from 'fp-ts/lib/Either.js';
 import { type Result, type Tensor, adoptTensor, allocate, checkBinary, checkFinite, rangeError } from '../core/internal.js';
-import { type AttrDef, type InputDef, type OpDef, type Tolerance, exact, opFn } from './def.js';
+import { type AttrDef, type InputDef, type OpDef, type Tolerance, convention, exact, opFn } from './def.js';
 import { referenceKernels } from './kernels.js';
+import { SOFTMAX_PROB } from './precision.js';
 
 const U = 2 ** -24; // float32 unit roundoff
 
@@ -86,7 +87,17 @@ export const reluBackward = opFn<{ readonly x: Tensor; readonly dy: Tensor }, Re
 export interface DropoutAttrs {
   /** Probability of dropping a unit, in [0, 1) (Caffe `dropout_ratio`). */
   readonly ratio: number;
+  /** Convention (reference only): the precision the ratio is held in before 1/(1 − ratio); the original's is float32. */
+  readonly ratio_precision: 'float32' | 'float64';
 }
+
+/** The dropout convention other libraries choose otherwise (reference only, docs/protocol.md "Conventions"). */
+export const DROPOUT_CONVENTIONS: readonly AttrDef[] = [
+  convention('ratio_precision', 'float32: scale = fl32(1/(1 − fl32(ratio))) (Caffe: 2.5000002 for 0.6); float64: scale = fl32(1/(1 − ratio)) (torch, TF: 2.5 for 0.6)', {
+    float32: 'rounds the ratio to float32 before 1/(1 − ratio), as Caffe does (2.5000002 for 0.6)',
+    float64: 'takes 1/(1 − ratio) of the ratio as a double (torch, TF: 2.5 for 0.6)',
+  }),
+];
 
 /** Caffe's `dropout_ratio` (default 0.5): dropout's `ratio`, ohem_step's `dropout_ratio`. */
 export const DROPOUT_RATIO: AttrDef = {
@@ -103,8 +114,8 @@ export const DROPOUT_RATIO: AttrDef = {
  * quotient: 2 for 0.5, 4 for 0.75, but 2.5000002 (not 2.5) for 0.6 because fl32(0.6) > 0.6.
  * A ratio just below 1 can round to 1.0f, where Caffe would divide by zero: a Left naming `input`.
  */
-export const dropoutScale = (ratio: number, input = 'attrs.ratio'): Result<number> => {
-  const t = Math.fround(ratio);
+export const dropoutScale = (ratio: number, input = 'attrs.ratio', precision: 'float32' | 'float64' = 'float32'): Result<number> => {
+  const t = precision === 'float32' ? Math.fround(ratio) : ratio;
   if (!(t < 1)) return E.left(rangeError(input, `is ${ratio}, which rounds to 1 in float32: the scale 1/(1 − ratio) is infinite`));
   return E.right(Math.fround(1 / (1 - t)));
 };
@@ -129,8 +140,8 @@ const MASK_INPUT: InputDef = {
 const dropoutCheck = (v: { inputs: Readonly<Record<string, Tensor>> }): Result<unknown> => checkBinary('mask', v.inputs.mask);
 
 /** The masked, scaled data; a ratio that rounds to 1 is the Left of `dropoutScale`. */
-const applyMask = (data: Tensor, mask: Tensor, ratio: number): Result<Tensor<'float32'>> =>
-  E.map((scale: number) => adoptTensor('float32', data.shape, dropoutRaw(data.data, mask.data, scale)))(dropoutScale(ratio));
+const applyMask = (data: Tensor, mask: Tensor, a: DropoutAttrs): Result<Tensor<'float32'>> =>
+  E.map((scale: number) => adoptTensor('float32', data.shape, dropoutRaw(data.data, mask.data, scale)))(dropoutScale(a.ratio, 'attrs.ratio', a.ratio_precision));
 
 export const dropoutDef: OpDef<DropoutAttrs, { readonly y: Tensor<'float32'> }> = {
   name: 'dropout',
@@ -139,12 +150,13 @@ export const dropoutDef: OpDef<DropoutAttrs, { readonly y: Tensor<'float32'> }> 
   doc: 'docs/semantics.md#dropout',
   inputs: [anyFloat('x', 'any shape'), MASK_INPUT],
   attrs: [DROPOUT_RATIO],
+  conventions: DROPOUT_CONVENTIONS,
   outputs: [
     { name: 'y', dtype: 'float32', shape: { like: 'x' }, tolerance: exact('x·m is exact (m ∈ {0,1}); one float32 rounding of ·scale, with scale = fl32(1/(1 − fl32(ratio))) on both sides'), doc: 'x·mask·scale' },
   ],
   kernels: [],
   check: dropoutCheck,
-  run: (v) => E.map((y: Tensor<'float32'>) => ({ y }))(applyMask(v.inputs.x, v.inputs.mask, v.attrs.ratio)),
+  run: (v) => E.map((y: Tensor<'float32'>) => ({ y }))(applyMask(v.inputs.x, v.inputs.mask, v.attrs)),
 };
 
 export const dropoutBackwardDef: OpDef<DropoutAttrs, { readonly dx: Tensor<'float32'> }> = {
@@ -154,10 +166,11 @@ export const dropoutBackwardDef: OpDef<DropoutAttrs, { readonly dx: Tensor<'floa
   doc: 'docs/semantics.md#dropout',
   inputs: [anyFloat('dy', 'the gradient of y, any shape'), { ...MASK_INPUT, shape: { like: 'dy' } }],
   attrs: [DROPOUT_RATIO],
+  conventions: DROPOUT_CONVENTIONS,
   outputs: [{ name: 'dx', dtype: 'float32', shape: { like: 'dy' }, tolerance: exact('dy·m is exact; one float32 rounding of ·scale'), doc: 'dy·mask·scale' }],
   kernels: [],
   check: dropoutCheck,
-  run: (v) => E.map((dx: Tensor<'float32'>) => ({ dx }))(applyMask(v.inputs.dy, v.inputs.mask, v.attrs.ratio)),
+  run: (v) => E.map((dx: Tensor<'float32'>) => ({ dx }))(applyMask(v.inputs.dy, v.inputs.mask, v.attrs)),
 };
 
 /**
@@ -225,7 +238,9 @@ export const softmaxDef: OpDef<Record<string, never>, { readonly prob: Tensor<'f
   doc: 'docs/semantics.md#softmax',
   inputs: [scoresInput('x', 'scores [R, K], finite, K ≥ 1')],
   attrs: [],
-  outputs: [{ name: 'prob', dtype: 'float32', shape: ['R', 'K'], tolerance: PROB_TOLERANCE, doc: 'the row-wise softmax (the read-only branch\'s cls_prob)' }],
+  outputs: [
+    { name: 'prob', dtype: 'float32', shape: ['R', 'K'], tolerance: PROB_TOLERANCE, precision: SOFTMAX_PROB('x'), doc: 'the row-wise softmax (the read-only branch\'s cls_prob)' },
+  ],
   kernels: [],
   check: (v) => checkScores('x', v.inputs.x),
   run: (v) => E.right({ prob: adoptTensor('float32', [v.dims.R, v.dims.K], softmaxRows(data32(v.inputs.x), v.dims.R, v.dims.K)) }),

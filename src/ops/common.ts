@@ -47,6 +47,7 @@ export const ROIS_INPUT: InputDef = {
   accepts: ['float64'],
   read: 'float32',
   shape: ['R', 5],
+  integral: { column: 0, what: 'batch indices' },
   doc: '[R, 5] (batch_index, x1, y1, x2, y2) in image pixels, inclusive corners; batch indices integer-valued in [0, N)',
 };
 

@@ -59,6 +59,17 @@ export interface Tolerance {
 }
 export const exact = (note: string): Tolerance => Object.freeze({ atol: 0, rtol: 0, note });
 
+/**
+ * A precision model: the per-element bound on |reference − port| of one output from its error
+ * analysis, computed from the request's validated inputs (float32 slots read as float32) and
+ * attrs. `model` names the analysis (golden files and docs/protocol.md state it).
+ */
+export interface PrecisionModel {
+  readonly model: string;
+  readonly note: string;
+  readonly bound: (inputs: Inputs, attrs: Attrs) => Float64Array;
+}
+
 export type Presence = 'required' | 'optional' | 'unused';
 
 export interface InputDef {
@@ -72,6 +83,11 @@ export interface InputDef {
   readonly read: 'float32' | 'as-is';
   /** Required (the default), optional, or decided by the attrs (which dialect reads it). */
   readonly presence?: Presence | { readonly when: (attrs: Attrs) => Presence; readonly doc: string };
+  /**
+   * A column of the last axis whose values the contract requires to be integers (the batch index
+   * of a RoI row). The reference also answers fractional ones (C truncation), beyond the domain.
+   */
+  readonly integral?: { readonly column: number; readonly what: string };
   readonly doc: string;
 }
 
@@ -96,7 +112,23 @@ export interface AttrDef {
   /** The default. Absent: the attr is required. `null`: optional, absent by default. */
   readonly default?: unknown;
   readonly doc: string;
+  /** What each value of an enum or bool attr means, in a phrase (conform's attribution lines). */
+  readonly means?: Readonly<Record<string, string>>;
+  /**
+   * Values of a numeric attr that other implementations use in its place (ε: FLT_MIN where the
+   * original has 2^-52), tried by conform's attribution: "reproduced by eps = FLT_MIN".
+   */
+  readonly alternatives?: readonly { readonly value: number; readonly means: string; /** How to name the value (FLT_MIN). */ readonly name?: string }[];
 }
+
+/**
+ * A convention of the reference (an `OpDef.conventions` entry): an enum whose values are the keys
+ * of `means`, each with its phrase; the first is the original's, and the default.
+ */
+export const convention = (name: string, doc: string, means: Readonly<Record<string, string>>): AttrDef => {
+  const values = Object.keys(means);
+  return { name, domain: { kind: 'enum', values }, default: values[0], doc, means };
+};
 
 /** Attrs that exist only under one value of a selecting attr (`dialect`, `pooler`). */
 export interface VariantDef {
@@ -112,6 +144,12 @@ export interface OutputDef {
   /** The shape is an upper bound (a list of kept indices). */
   readonly bounded?: boolean;
   readonly tolerance: Tolerance;
+  /**
+   * The second, wider bound of a float output that a port computing in plain float32 may use
+   * (a GEMM accumulating in float32, exp of x − max rounded in float32): a difference beyond the
+   * tolerance but within this bound is conform's verdict `precision`, not `fail`.
+   */
+  readonly precision?: PrecisionModel;
   /** An addition to the original op table: a port may leave it out. */
   readonly addition?: boolean;
   /** Returned only under some attrs (mmcv max's argmax); absent: always. */
@@ -139,6 +177,13 @@ export interface OpDef<A extends object = Attrs, O extends object = Outputs> {
   readonly inputs: readonly InputDef[];
   readonly attrs: readonly AttrDef[];
   readonly variants?: readonly VariantDef[];
+  /**
+   * The reference's conventions: attrs of the reference alone (a port never receives them; they
+   * are not in golden requests) that switch a choice the original makes silently to what another
+   * library does (Caffe's FLT_MIN clamp or torch's log-softmax). conform's attribution and its
+   * profiles run the reference under them; the default is always the original's.
+   */
+  readonly conventions?: readonly AttrDef[];
   readonly outputs: readonly OutputDef[];
   /** The kernels of the `Kernels` contract it runs (what a backend can supply); empty: none. */
   readonly kernels: readonly KernelName[];
@@ -223,7 +268,13 @@ export const validateAttrs = (def: AnyOpDef, raw: unknown): Result<Record<string
     if (E.isLeft(v)) return v;
     out[a.name] = v.right;
   }
-  const known = new Set(defs.map((a) => a.name));
+  // The reference's conventions last (a port never receives them: docs/protocol.md "Conventions").
+  for (const a of def.conventions ?? []) {
+    const v = checkAttr(a, hasOwn(given, a.name) ? given[a.name] : undefined);
+    if (E.isLeft(v)) return v;
+    out[a.name] = v.right;
+  }
+  const known = new Set([...defs, ...(def.conventions ?? [])].map((a) => a.name));
   for (const k of Object.keys(given)) {
     if (known.has(k)) continue;
     const owners = variantOwners(def).get(k);
@@ -407,6 +458,7 @@ const attrSchema = (a: AttrDef) => ({
   domain: a.domain.kind === 'enum' ? a.domain.values : a.domain,
   ...(a.default === undefined ? { required: true } : { default: a.default }),
   doc: a.doc,
+  ...(a.means ? { means: a.means } : {}),
 });
 
 /** The schema of an op, as `describe` returns it (JSON-ready). */
@@ -426,6 +478,7 @@ export const schemaOf = (def: AnyOpDef) => ({
   ...(def.variants
     ? { variants: def.variants.map((v) => ({ by: v.by, cases: Object.fromEntries(Object.entries(v.cases).map(([k, list]) => [k, list.map(attrSchema)])) })) }
     : {}),
+  ...(def.conventions?.length ? { conventions: def.conventions.map(attrSchema) } : {}),
   outputs: def.outputs.map((o) => ({
     name: o.name,
     dtype: o.dtype,
@@ -433,6 +486,7 @@ export const schemaOf = (def: AnyOpDef) => ({
     ...(o.addition ? { addition: true } : {}),
     ...(o.when ? { when: o.when.doc } : {}),
     tolerance: o.tolerance,
+    ...(o.precision ? { precision: { model: o.precision.model, note: o.precision.note } } : {}),
     doc: o.doc,
   })),
   ...(def.kernels.length ? { kernels: def.kernels } : {}),

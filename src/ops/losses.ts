@@ -6,8 +6,9 @@
  */
 import * as E from 'fp-ts/lib/Either.js';
 import { type Result, type Tensor, FLT_MIN, adoptTensor, allocate, checkFinite, rangeError, shapeError, valueError } from '../core/internal.js';
-import { type AttrDef, type InputDef, type OpDef, type Tolerance, opFn } from './def.js';
+import { type AttrDef, type InputDef, type OpDef, type Tolerance, opFn, convention } from './def.js';
 import { referenceKernels } from './kernels.js';
+import { SOFTMAX_LOSS_GRAD, SOFTMAX_LOSS_LOSS, SOFTMAX_PROB } from './precision.js';
 import { PROB_TOLERANCE, checkScores, scoresInput, softmaxRows } from './activations.js';
 
 const U = 2 ** -24; // float32 unit roundoff
@@ -18,12 +19,34 @@ const data32 = (t: Tensor): Float32Array => t.data as unknown as Float32Array;
 export type Normalization = 'valid' | 'batch_size' | 'full' | 'none';
 export const NORMALIZATIONS: readonly Normalization[] = ['valid', 'batch_size', 'full', 'none'];
 
+export type Clamp = 'flt_min' | 'log_softmax';
+export type EmptyNormalizer = 'floor_one' | 'nan';
+
 export interface SoftmaxCEAttrs {
   /** Caffe `LossParameter.normalization` (default VALID, SPEC §7). */
   readonly normalization: Normalization;
   /** Caffe `ignore_label`: absent (undefined or null) means no label is ignored. */
   readonly ignore_label: number | null;
+  /** Convention (reference only): how −ln p is taken; the original clamps p at FLT_MIN. */
+  readonly clamp: Clamp;
+  /** Convention (reference only): the normaliser of a batch with no valid row; the original floors it at 1. */
+  readonly empty_normalizer: EmptyNormalizer;
 }
+
+/**
+ * The conventions of the cross-entropy that other libraries choose otherwise (reference only,
+ * docs/protocol.md "Conventions"): conform's attribution and profiles run the reference under them.
+ */
+export const SOFTMAX_LOSS_CONVENTIONS: readonly AttrDef[] = [
+  convention('clamp', 'flt_min: ℓ = −ln max(p, FLT_MIN) (Caffe, at most 87.3365 a row); log_softmax: ℓ = −(x_y − max − ln Σ e^(x − max)), unclamped (torch cross_entropy, TF)', {
+    flt_min: 'clamps p at FLT_MIN, so a row costs at most 87.3365 (Caffe)',
+    log_softmax: 'takes the log-softmax without a clamp, so a row can cost more than 87.3365 (torch cross_entropy, TF)',
+  }),
+  convention('empty_normalizer', 'floor_one: Z = max(1, n) (Caffe: a batch whose every label is ignored has loss 0); nan: Z = n, so 0/0 = NaN (torch mean reduction)', {
+    floor_one: 'floors the normaliser at 1: a batch whose every label is ignored has loss 0 (Caffe)',
+    nan: 'divides by the number of valid rows without a floor: a batch whose every label is ignored has loss NaN (torch cross_entropy, mean)',
+  }),
+];
 
 /** Caffe's LossParameter.normalization, shared with ohem_step. */
 export const NORMALIZATION_ATTR: AttrDef = {
@@ -56,6 +79,8 @@ export const softmaxLossRaw = (
   K: number,
   normalization: Normalization,
   ignore: number | null,
+  clamp: Clamp = 'flt_min',
+  emptyNormalizer: EmptyNormalizer = 'floor_one',
 ): { loss: number; prob: Float32Array; grad: Float32Array } => {
   const p = softmaxRows(scores, R, K);
   let valid = 0;
@@ -69,13 +94,23 @@ export const softmaxLossRaw = (
     const y = labels[i];
     if (y === ignore) continue; // zero loss, zero gradient in every class (§7)
     const o = i * K;
-    sum += Math.fround(-Math.log(Math.max(p[o + y], FLT_MIN)));
+    sum += clamp === 'flt_min' ? Math.fround(-Math.log(Math.max(p[o + y], FLT_MIN))) : Math.fround(negLogSoftmax(scores, o, K, y));
     for (let k = 0; k < K; k++) {
       const d = k === y ? Math.fround(p[o + k] - 1) : p[o + k]; // unclamped p (§7)
       g[o + k] = d * scale; // the store rounds: fl32(d · fl32(1/Z))
     }
   }
-  return { loss: Math.fround(Math.fround(sum) / Z), prob: p, grad: g };
+  const loss = emptyNormalizer === 'nan' && n === 0 ? NaN : Math.fround(Math.fround(sum) / Z);
+  return { loss, prob: p, grad: g };
+};
+
+/** −log_softmax(x)_y of one row, in float64: −(x_y − m − ln Σ_k e^(x_k − m)), m the row's max (unclamped). */
+const negLogSoftmax = (x: ArrayLike<number>, o: number, K: number, y: number): number => {
+  let m = -Infinity;
+  for (let k = 0; k < K; k++) m = Math.max(m, x[o + k]);
+  let z = 0;
+  for (let k = 0; k < K; k++) z += Math.exp(x[o + k] - m);
+  return -(x[o + y] - m - Math.log(z));
 };
 
 /** Every label an integer class id in [0, K) or the ignore label (Caffe would truncate a fractional one; we refuse it). */
@@ -104,6 +139,7 @@ export const softmaxLossDef: OpDef<SoftmaxCEAttrs, { readonly loss: Tensor<'floa
     // Caffe's ignore_label is an int32 field.
     { name: 'ignore_label', domain: { kind: 'int', min: -2147483648, max: 2147483647 }, default: null, doc: 'a label whose rows count for nothing (absent: none)' },
   ],
+  conventions: SOFTMAX_LOSS_CONVENTIONS,
   outputs: [
     // ℓ_i = −ln max(p, FLT_MIN): Δℓ ≤ Δp/p ≤ 8u per valid row (absolute); the reference rounds
     // each ℓ to float32 (Caffe's logf; u·ℓ each, ≤ u·L after /Z) where the oracle keeps doubles,
@@ -114,9 +150,10 @@ export const softmaxLossDef: OpDef<SoftmaxCEAttrs, { readonly loss: Tensor<'floa
       dtype: 'float32',
       shape: [],
       tolerance: { atol: 4e-6, rtol: 4 * U, note: 'per-row ln p off by ≤ 8u absolute (≤ 8 rows, Z ≥ 1), per-term float32 rounding (Caffe logf) and total rounding ≤ 3u·L' },
+      precision: SOFTMAX_LOSS_LOSS,
       doc: 'the normalised loss (a scalar)',
     },
-    { name: 'prob', dtype: 'float32', shape: ['R', 'K'], tolerance: PROB_TOLERANCE, doc: 'softmax(scores)' },
+    { name: 'prob', dtype: 'float32', shape: ['R', 'K'], tolerance: PROB_TOLERANCE, precision: SOFTMAX_PROB('scores'), doc: 'softmax(scores)' },
     // g = fl32(fl32(p − [k=y])·fl32(1/Z)): the p difference (≤ 8u·p ≤ 8u ≈ 4.8e-7, in absolute
     // terms because p − 1 can cancel to ~0) scaled by 1/Z ≤ 1, plus two roundings of g itself.
     {
@@ -124,6 +161,7 @@ export const softmaxLossDef: OpDef<SoftmaxCEAttrs, { readonly loss: Tensor<'floa
       dtype: 'float32',
       shape: ['R', 'K'],
       tolerance: { atol: 5e-7, rtol: 4 * U, note: 'Δp ≤ 8u absolute (p − 1 cancels, so absolute) times 1/Z ≤ 1, plus the two float32 roundings of the gradient' },
+      precision: SOFTMAX_LOSS_GRAD,
       doc: 'd loss / d scores for a top gradient of 1 (unclamped p)',
     },
   ],
@@ -134,7 +172,8 @@ export const softmaxLossDef: OpDef<SoftmaxCEAttrs, { readonly loss: Tensor<'floa
   },
   run: (v) => {
     const { R, K } = v.dims;
-    const r = softmaxLossRaw(data32(v.inputs.scores), v.inputs.labels.data, R, K, v.attrs.normalization, v.attrs.ignore_label);
+    const a = v.attrs;
+    const r = softmaxLossRaw(data32(v.inputs.scores), v.inputs.labels.data, R, K, a.normalization, a.ignore_label, a.clamp, a.empty_normalizer);
     return E.right({
       loss: adoptTensor('float32', [], Float32Array.of(r.loss)),
       prob: adoptTensor('float32', [R, K], r.prob),

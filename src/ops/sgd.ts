@@ -5,7 +5,7 @@
  */
 import * as E from 'fp-ts/lib/Either.js';
 import { type Result, type Tensor, adoptTensor, allocate, checkFinite, checkInt, checkNumber, rangeError, valueError } from '../core/internal.js';
-import { type AttrDef, type InputDef, type OpDef, type Tolerance, opFn } from './def.js';
+import { type AttrDef, type InputDef, type OpDef, type Tolerance, opFn, convention } from './def.js';
 import { referenceKernels } from './kernels.js';
 
 const U = 2 ** -24; // float32 unit roundoff
@@ -20,7 +20,17 @@ export interface SgdAttrs {
   readonly decay_mult: number;
   /** Forward/backward passes accumulated into the gradient (OHEM: 2); a positive integer. */
   readonly iter_size: number;
+  /** Convention (reference only): where lr sits; the original keeps it inside the momentum buffer. */
+  readonly momentum_rule: 'caffe' | 'torch';
 }
+
+/** The momentum convention other libraries choose otherwise (reference only, docs/protocol.md "Conventions"). */
+export const SGD_CONVENTIONS: readonly AttrDef[] = [
+  convention('momentum_rule', 'caffe: v = m·v + η·g, θ −= v; torch: v = m·v + g, θ −= η·v, and momentum 0 leaves v untouched (torch.optim.SGD, dampening 0)', {
+    caffe: 'keeps lr inside the momentum buffer: v = m·v + η·g, θ −= v (Caffe)',
+    torch: 'keeps lr outside the momentum buffer: v = m·v + g, θ −= η·v, and leaves v untouched at momentum 0 (torch.optim.SGD)',
+  }),
+];
 
 /** A solver setting: a finite number that stays finite as the float Caffe stores it. */
 const floatSetting = (name: string, v: number): Result<number> => {
@@ -77,6 +87,7 @@ export const sgdDef: OpDef<SgdAttrs, { readonly param: Tensor<'float32'>; readon
   doc: 'docs/semantics.md#the-sgd-step',
   inputs: [same('param', 'the parameter θ, any shape'), same('grad', 'its accumulated gradient g (θ\'s shape)'), same('history', 'its momentum history v (θ\'s shape)')],
   attrs: SGD_ATTRS,
+  conventions: SGD_CONVENTIONS,
   outputs: [
     { name: 'param', dtype: 'float32', shape: { like: 'param' }, tolerance: PARAM_TOL, doc: 'θ − v' },
     { name: 'history', dtype: 'float32', shape: { like: 'param' }, tolerance: HISTORY_TOL, doc: 'the new momentum history v' },
@@ -108,6 +119,7 @@ export const sgdDef: OpDef<SgdAttrs, { readonly param: Tensor<'float32'>; readon
     const iterSize = v.attrs.iter_size;
     const norm = Math.fround(1 / iterSize); // Dtype(1.) / iter_size
     const scaleGrad = iterSize > 1; // Normalize returns early when iter_size == 1
+    const torch = v.attrs.momentum_rule === 'torch';
     const t = v.inputs.param.data;
     const gd = v.inputs.grad.data;
     const h = v.inputs.history.data;
@@ -118,8 +130,15 @@ export const sgdDef: OpDef<SgdAttrs, { readonly param: Tensor<'float32'>; readon
       let g = gd[i];
       if (scaleGrad) g = Math.fround(g * norm);
       if (localDecay !== 0) g = Math.fround(Math.fround(localDecay * t[i]) + g);
-      const vi = Math.fround(Math.fround(m * h[i]) + Math.fround(localRate * g));
-      const th = Math.fround(t[i] - vi);
+      let vi: number;
+      let th: number;
+      if (torch) {
+        vi = m === 0 ? h[i] : Math.fround(Math.fround(m * h[i]) + g);
+        th = Math.fround(t[i] - Math.fround(localRate * (m === 0 ? g : vi)));
+      } else {
+        vi = Math.fround(Math.fround(m * h[i]) + Math.fround(localRate * g));
+        th = Math.fround(t[i] - vi);
+      }
       if (!Number.isFinite(th) || !Number.isFinite(vi))
         return E.left(valueError('param', `the update overflows float32 at element ${i} (θ = ${t[i]}, g = ${gd[i]}, v = ${h[i]})`));
       outV[i] = vi;

@@ -24,6 +24,10 @@ export const TIES_ATTR: AttrDef = {
   domain: { kind: 'enum', values: TIE_RULES },
   default: 'index_desc',
   doc: 'equal values by position: index_desc (2016 NumPy argsort()[::-1], the reference default) or index_asc (TF, JAX, tfjs, ONNX)',
+  means: {
+    index_desc: 'orders equal values by position descending (NumPy argsort()[::-1], the original)',
+    index_asc: 'orders equal values by position ascending (a stable sort: TF, JAX, tfjs, ONNX, torch)',
+  },
 };
 
 /**

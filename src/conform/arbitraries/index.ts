@@ -27,3 +27,6 @@ export const ARBITRARIES: Readonly<Record<string, fc.Arbitrary<Req>>> = Object.f
   ...step.requests,
   ...align.requests,
 } as Record<string, fc.Arbitrary<Req>>);
+
+/** Suite keys that conform's structural reduction leaves alone (their generators say why). */
+export const UNREDUCIBLE: ReadonlySet<string> = new Set(step.unreducible);
