@@ -10,7 +10,7 @@
  */
 import { test, describe, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -18,6 +18,7 @@ import { spawnSync } from 'node:child_process';
 import { runConform, formatReport, replay, type ConformReport, type SuiteReport } from '../src/conform/conform.js';
 import { SUITES } from '../src/conform/suites.js';
 import { conformCommand } from '../src/conform/commands.js';
+import { describeInfo } from '../src/protocol/server.js';
 import { oracleAvailability, ORACLE_COMMAND, PYTHON } from './oracle.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
@@ -65,7 +66,7 @@ test('the numpy oracle passes conform completely (npx ohem-ref conform --port "p
 });
 
 // Each fixture is the oracle with one trap. `control` is a neighbouring op that must still pass.
-const FIXTURES = [
+const FIXTURES: { file: string; trap: string; op: string; control: string; small: (req: any) => boolean; attribution?: RegExp }[] = [
   {
     file: 'wrong_round.py',
     trap: 'JS Math.round in roi_pool',
@@ -74,14 +75,22 @@ const FIXTURES = [
     // the smallest RoI list that shows it: one RoI
     small: (req: any) => req.inputs.rois.shape[0] === 1,
   },
-  { file: 'wrong_nms_continuous.py', trap: 'continuous boxes in NMS', op: 'nms', control: 'top_k', small: (req: any) => req.inputs.boxes.shape[0] <= 2 },
-  { file: 'wrong_ties.py', trap: 'index_asc ties in top_k', op: 'top_k', control: 'nms', small: (req: any) => req.inputs.values.shape[0] <= 2 },
+  {
+    file: 'wrong_nms_continuous.py',
+    trap: 'continuous boxes in NMS',
+    op: 'nms',
+    control: 'top_k',
+    small: (req: any) => req.inputs.boxes.shape[0] <= 2,
+    attribution: /^box_convention = continuous$/,
+  },
+  { file: 'wrong_ties.py', trap: 'index_asc ties in top_k', op: 'top_k', control: 'nms', small: (req: any) => req.inputs.values.shape[0] <= 2, attribution: /^ties = index_asc$/ },
   {
     file: 'wrong_eps.py',
     trap: 'FLT_MIN instead of 2^-52 in the hardness',
     op: 'ohem_roi_loss',
     control: 'softmax_loss',
     small: (req: any) => req.inputs.cls_prob.shape[0] === 1,
+    attribution: /^eps = FLT_MIN$/,
   },
   {
     file: 'wrong_smooth_l1.py',
@@ -105,7 +114,14 @@ for (const f of FIXTURES)
     assert.equal(r.exitCode, 1);
     const bad = row(r, f.op);
     assert.equal(bad.verdict, 'fail');
-    assert.equal(bad.properties.failed, 1, 'the property must fail');
+    assert.equal(bad.properties.failed, 1, 'one divergence, one signature');
+    // attributed where the reference has a convention that reproduces it; said so where it has none
+    const f0 = bad.failures[0];
+    if (f.attribution) assert.match(f0.attribution?.label ?? 'none', f.attribution);
+    else assert.equal(f0.attribution, null, `${f.op}: nothing in the reference reproduces ${f.trap}`);
+    const text = formatReport(r);
+    assert.match(text, f.attribution ? /reproduced by / : /no convention of the reference reproduces it/);
+    assert.match(text, new RegExp(`^  ${f.op}: `, 'm'), 'a divergence line for the op');
     assert.ok(bad.golden.failed >= 1, 'a golden case must fail too');
     assert.ok(bad.problems.every((p) => p.kind === 'mismatch'), `only value mismatches: ${JSON.stringify(bad.problems)}`);
     assert.equal(row(r, f.control).verdict, 'pass', `${f.control} must still pass`);
@@ -218,6 +234,106 @@ test('an interrupted run kills the hung port at once and still returns the repor
   assert.match(r.fatal ?? '', /interrupted/);
   assert.deepEqual(r.suites.map((s) => s.verdict), ['pass', 'not run', 'not run']);
   assert.match(formatReport(r), /STOPPED: interrupted/);
+});
+
+test('a strict but correct port (contract dtypes only, integer batch indices only, unknown attrs unsupported) passes with no failure; conform reports it stricter, as information', async (t) => {
+  if (!needPython(t)) return;
+  const schema = join(tmp, 'schema.json');
+  writeFileSync(schema, JSON.stringify(describeInfo()));
+  const r = await runConform({ port: fixture('strict_port.py', JSON.stringify(schema)), runs: RUNS, failuresDir: join(tmp, 'fail-strict'), log: () => undefined });
+  show('conform: strict_port.py (strict but correct)', r);
+  assert.equal(r.exitCode, 0, formatReport(r));
+  assert.ok(r.suites.every((s) => s.verdict === 'pass'), r.suites.filter((s) => s.verdict !== 'pass').map((s) => `${s.suite}: ${s.verdict}`).join('; '));
+  const probes = r.suites.flatMap((s) => s.probes.map((p) => `${s.suite}: ${p.what}: ${p.outcome}`));
+  // the float64 features and the fractional batch indices the reference also answers: refused, reported as information
+  for (const what of [/^roi_pool: float64 features .*: refuses$/, /^roi_pool: fractional batch indices in rois: refuses$/, /^ohem_select\/caffe-ohem: fractional batch indices in rois: refuses$/])
+    assert.ok(probes.some((p) => what.test(p)), `${what} among ${probes.join(' | ')}`);
+  assert.match(formatReport(r), /stricter than the reference: refuses it/);
+  // every request the port was judged on lies inside the domain: nothing it refused counted as a failure
+  assert.ok(r.suites.every((s) => s.problems.length === 0));
+});
+
+test('a port accumulating linear in float32 (a plain sgemm, as every BLAS does) gets the verdict precision, not fail; --strict fails it', async (t) => {
+  if (!needPython(t)) return;
+  const port = fixture('float32_gemm.py');
+  const r = await runConform({ port, ops: ['linear', 'linear_backward', 'softmax', 'softmax_loss'], runs: 60, failuresDir: join(tmp, 'fail-f32'), log: () => undefined });
+  show('conform: float32_gemm.py (float32 accumulation)', r);
+  assert.equal(r.exitCode, 0, formatReport(r));
+  const lin = row(r, 'linear');
+  assert.equal(lin.verdict, 'precision');
+  assert.equal(lin.properties.failed, 0);
+  assert.ok(lin.properties.precision > 0 && lin.precisionShare > 0 && lin.precisionShare <= 1);
+  assert.deepEqual(lin.precisionOutputs, ['y']);
+  for (const s of r.suites) assert.ok(s.verdict === 'pass' || s.verdict === 'precision', `${s.suite}: ${s.verdict}`);
+  assert.match(formatReport(r), /linear: precision only: y beyond the exact-reference tolerance/);
+  const strict = await runConform({ port, ops: ['linear'], runs: 60, strict: true, failuresDir: join(tmp, 'fail-f32-strict'), log: () => undefined });
+  assert.equal(strict.exitCode, 1);
+  assert.equal(row(strict, 'linear').verdict, 'fail');
+});
+
+test('a port with two independent bugs in one op gets both reported, each shrunk into its own failure file and attributed to its own convention', async (t) => {
+  if (!needPython(t)) return;
+  const failures = join(tmp, 'fail-two');
+  const r = await runConform({ port: fixture('two_bugs.py'), ops: ['softmax_loss', 'softmax'], runs: 100, failuresDir: failures, log: () => undefined });
+  show('conform: two_bugs.py (two bugs in softmax_loss)', r);
+  assert.equal(r.exitCode, 1);
+  const s = row(r, 'softmax_loss');
+  assert.equal(s.verdict, 'fail');
+  assert.equal(s.failures.length, 2, JSON.stringify(s.failures.map((f) => f.signature)));
+  const byLabel = new Map(s.failures.map((f) => [f.attribution?.label, f]));
+  const clamp = byLabel.get('clamp = log_softmax');
+  const empty = byLabel.get('empty_normalizer = nan');
+  assert.ok(clamp && empty, [...byLabel.keys()].join(', '));
+  // each shrunk to the request that shows it: one row whose p underflows; one row, ignored
+  assert.equal((clamp!.file && JSON.parse(readFileSync(clamp!.file, 'utf8')).request.inputs.labels.shape[0]), 1);
+  const e = JSON.parse(readFileSync(empty!.file!, 'utf8'));
+  assert.equal(e.attribution.reproduced_by, 'empty_normalizer = nan');
+  assert.ok(e.request.inputs.labels.data.every((l: number) => l === e.request.attrs.ignore_label), 'every label ignored');
+  assert.notEqual(clamp!.file, empty!.file);
+  assert.ok(existsSync(join(failures, 'softmax_loss.json')) && existsSync(join(failures, 'softmax_loss.2.json')));
+  assert.equal(row(r, 'softmax').verdict, 'pass');
+  const text = formatReport(r);
+  assert.match(text, /softmax_loss: loss differs; reproduced by clamp = log_softmax.*; loss differs; reproduced by empty_normalizer = nan/);
+  // each replays with its own verdict
+  assert.equal(await replay(clamp!.file!, fixture('two_bugs.py'), 10_000, () => undefined), 1);
+  assert.equal(await replay(empty!.file!, ORACLE_COMMAND, 10_000, () => undefined), 0);
+});
+
+test('a port that declares capabilities is sampled only in its values, and the coverage lists what it never saw, the defaults marked', async (t) => {
+  if (!needPython(t)) return;
+  const r = await runConform({ port: fixture('capabilities_port.py'), ops: ['nms', 'top_k', 'ohem_select'], runs: RUNS, failuresDir: join(tmp, 'fail-caps'), log: () => undefined });
+  show('conform: capabilities_port.py (declares capabilities)', r);
+  // the port answers every value it left out wrongly on purpose: a pass means none was sent
+  assert.equal(r.exitCode, 0, formatReport(r));
+  const nms = row(r, 'nms');
+  assert.equal(nms.verdict, 'pass');
+  assert.equal(nms.properties.passed, RUNS);
+  const cov = new Map(nms.coverage!.attrs.map((a) => [a.name, new Map(a.values.map((v) => [v.value, v]))]));
+  assert.equal(cov.get('box_convention')!.get('plus1')!.count, 0);
+  assert.equal(cov.get('box_convention')!.get('plus1')!.excluded, true);
+  assert.ok(cov.get('box_convention')!.get('continuous')!.count >= RUNS);
+  assert.equal(cov.get('suppress')!.get('ge')!.count, 0);
+  assert.ok(nms.golden.uncovered > 0, 'golden cases outside the capabilities are not sent');
+  const text = formatReport(r);
+  assert.match(text, /nms: never tested: box_convention plus1° \(left out by its capabilities\), suppress ge \(left out by its capabilities\)/);
+  assert.match(text, /top_k: never tested: ties index_desc° \(left out by its capabilities\)/);
+  for (const d of ['mmdet-ohem', 'tf-hard-example-miner', 'ssd-hard-negative']) {
+    const s = row(r, `ohem_select/${d}`);
+    assert.equal(s.verdict, 'unsupported');
+    assert.match(s.notes.join(' '), new RegExp(`capabilities leave out dialect ${d}`));
+  }
+});
+
+test('a port that answers unsupported without declaring capabilities: no run is used up by it, the port is not asked again for a value it refused', async (t) => {
+  if (!needPython(t)) return;
+  const r = await runConform({ port: fixture('misbehave.py', 'nms=unsupported-plus1'), ops: ['nms'], runs: RUNS, golden: null, failuresDir: join(tmp, 'fail-unsup'), log: () => undefined });
+  show('conform: misbehave.py nms=unsupported-plus1', r);
+  const s = row(r, 'nms');
+  assert.equal(s.verdict, 'pass', formatReport(r));
+  assert.equal(s.properties.passed, RUNS, 'every run answered');
+  assert.ok(s.properties.unsupported >= 1 && s.properties.unsupported <= 2, `asked ${s.properties.unsupported} times (once for the default, maybe once spelled out)`);
+  assert.ok(s.properties.skipped > 0, 'requests for the refused value were drawn again, not sent');
+  assert.match(formatReport(r), /nms: never tested: box_convention plus1°/);
 });
 
 test('PORTING.md\'s minimal example port passes conform for the ops it implements; the rest are unsupported, not failed', async (t) => {

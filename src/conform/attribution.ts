@@ -8,7 +8,7 @@
  * reference with suppress = ge". Every alternative is read from the op's def; none is listed here.
  */
 import { attrDefsFor, type AnyOpDef, type AttrDef } from '../ops/index.js';
-import { effective } from './capabilities.js';
+import { effective, type Capabilities } from './capabilities.js';
 import { judge, type JudgeOptions } from './judge.js';
 import { referenceAnswer } from './reference.js';
 import type { Answer } from './session.js';
@@ -70,12 +70,24 @@ export const alternativesOf = (def: AnyOpDef, req: Req, conventions: Readonly<Re
 
 /**
  * Which alternative reproduces the port's answer (within the tolerances and precision bounds of
- * `judging`); null when none does. At most `max` alternatives are tried.
+ * `judging`); null when none does. The conventions are tried first (a port cannot be told them),
+ * then the attr values, leaving out those the port's capabilities say it does not implement (it
+ * cannot be computing those). At most `max` alternatives are tried.
  */
-export const attribute = (def: AnyOpDef, req: Req, ans: Answer, conventions: Readonly<Record<string, unknown>>, judging: JudgeOptions, max = 24): Attribution | null => {
+export const attribute = (
+  def: AnyOpDef,
+  req: Req,
+  ans: Answer,
+  conventions: Readonly<Record<string, unknown>>,
+  judging: JudgeOptions,
+  caps: Capabilities = new Map(),
+  max = 32,
+): Attribution | null => {
   if (ans.kind !== 'outputs') return null;
+  const own = caps.get(def.name);
+  const all = alternativesOf(def, req, conventions).filter((a) => a.convention || !own?.get(a.attr) || own.get(a.attr)!.some((v) => v === a.value));
   const found: Alternative[] = [];
-  for (const alt of alternativesOf(def, req, conventions).slice(0, max)) {
+  for (const alt of [...all.filter((a) => a.convention), ...all.filter((a) => !a.convention)].slice(0, max)) {
     const r = alt.convention ? referenceAnswer(req, { ...conventions, [alt.attr]: alt.value }) : referenceAnswer({ ...req, attrs: { ...req.attrs, [alt.attr]: alt.value } }, conventions);
     if (!('outputs' in r)) continue;
     const j = judge(ans, r.outputs, judging);

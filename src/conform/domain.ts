@@ -7,9 +7,11 @@
  * the original only as a probe whose answer is information ("the port is stricter"), never a
  * failure.
  *
- * The move keeps the reference's answer: a float32 slot reads a float64 tensor as float32 (so
- * rounding the values first changes nothing), and the reference truncates a fractional batch
- * index as C does (so truncating it first changes nothing). A test holds it to that.
+ * The port is judged against the reference's answer to the moved request. Moving a dtype keeps
+ * that answer (a float32 slot reads a float64 tensor as float32, so rounding the values first
+ * changes nothing: a test holds it to that); truncating a fractional batch index keeps it for the
+ * pooling ops (C's (int) cast) but not for the selection, whose images are the distinct values of
+ * the column (np.unique: 0.5 is an image of its own there).
  */
 import * as E from 'fp-ts/lib/Either.js';
 import type { DType, Tensor } from '../core/index.js';

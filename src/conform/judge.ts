@@ -35,6 +35,8 @@ export interface OutputDiff {
   readonly size: number;
   /** The first differing elements (those beyond the precision model first). */
   readonly elements: readonly ElementDiff[];
+  /** The largest |Δ| / (tolerance + precision bound) among the elements within the precision model. */
+  readonly share: number;
 }
 
 export type Judged =
@@ -89,29 +91,32 @@ const diffOutput = (name: string, x: Tensor, y: Tensor, tol: Tolerance, bound: F
   const precise: ElementDiff[] = [];
   let beyondTolerance = 0;
   let beyondPrecision = 0;
+  let share = 0;
   for (let i = 0; i < x.size; i++) {
     const u = x.data[i];
     const v = y.data[i];
     if (u === v || (Number.isNaN(u) && Number.isNaN(v))) continue;
     const err = Math.abs(u - v);
-    const allowed = exact ? 0 : tol.atol + tol.rtol * Math.abs(v);
+    const nan = Number.isNaN(u) || Number.isNaN(v);
+    const allowed = exact || nan ? 0 : tol.atol + tol.rtol * Math.abs(v);
     if (!Number.isNaN(err) && err <= allowed) {
       note({ output: name, index: i, err, ratio: allowed > 0 ? err / allowed : 0 });
       continue;
     }
-    const extra = exact || !bound ? 0 : bound[i] ?? 0;
+    const extra = exact || nan || !bound ? 0 : bound[i] ?? 0;
     const within = !Number.isNaN(err) && extra > 0 && err <= allowed + extra;
     note({ output: name, index: i, err: Number.isNaN(err) ? Infinity : err, ratio: Infinity });
     beyondTolerance++;
     const e: ElementDiff = { index: unravel(i, x.shape), reference: u, port: v, err: Number.isNaN(err) ? Infinity : err, allowed, precision: extra, fails: !within };
     if (within) {
+      share = Math.max(share, err / (allowed + extra));
       if (precise.length < MAX_ELEMENTS) precise.push(e);
     } else {
       beyondPrecision++;
       if (fails.length < MAX_ELEMENTS) fails.push(e);
     }
   }
-  return { output: name, shape: x.shape, beyondTolerance, beyondPrecision, size: x.size, elements: [...fails, ...precise].slice(0, MAX_ELEMENTS) };
+  return { output: name, shape: x.shape, beyondTolerance, beyondPrecision, size: x.size, elements: [...fails, ...precise].slice(0, MAX_ELEMENTS), share };
 };
 
 /** One line for an output's diff: its worst element with both sides, then how many differ and where. */
@@ -119,7 +124,9 @@ export const diffText = (d: OutputDiff, dtype = 'float32'): string => {
   const e = d.elements[0];
   if (!e) return `${d.output}: no difference`;
   const how =
-    e.allowed === 0 && e.precision === 0
+    Number.isNaN(e.reference) !== Number.isNaN(e.port)
+      ? 'NaN on one side only'
+      : e.allowed === 0 && e.precision === 0
       ? 'exact comparison'
       : `|Δ| = ${num(e.err, 'float64')} > ${num(e.allowed, 'float64')} allowed${e.precision > 0 ? `${e.fails ? ', and beyond' : ', within'} the float32 precision bound ${num(e.allowed + e.precision, 'float64')}` : ''}`;
   const n = d.beyondPrecision > 0 ? d.beyondPrecision : d.beyondTolerance;

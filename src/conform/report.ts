@@ -95,6 +95,8 @@ const fmtCounts = (c: { passed: number; precision: number; failed: number; unsup
   return [...parts, ...extra].join(', ');
 };
 
+const pct = (share: number): string => `${share < 0.01 ? '<1' : Math.round(share * 100)}%`;
+
 const clip = (s: string, n: number): string => (s.length > n ? s.slice(0, n) + ' …' : s);
 
 const problemText = (s: SuiteReport): string =>
@@ -120,7 +122,8 @@ const row = (s: SuiteReport): string[] => {
   const inside = g.total - g.beyond - g.uncovered;
   const golden =
     s.verdict === 'unsupported' && g.passed + g.failed + g.unsupported + g.precision === 0 ? (g.total ? `unsupported (${g.total})` : '—') : fmtCounts(g, inside, extra);
-  return [s.suite, golden, props, s.verdict === 'pass' || s.verdict === 'precision' ? fmtWorst(s.worst) : '—', resultText(s)];
+  const worst = s.verdict === 'pass' ? fmtWorst(s.worst) : s.verdict === 'precision' ? `${pct(s.precisionShare)} of the f32 bound` : '—';
+  return [s.suite, golden, props, worst, resultText(s)];
 };
 
 /** What was never tested in a suite: the enum and bool values no answered request had (defaults marked °). */
@@ -159,7 +162,8 @@ export const divergenceLines = (r: ConformReport): string[] => {
       );
     }
     if (s.failures.length === 0 && s.verdict === 'fail' && s.firstFailure) add(s.op, clip(s.firstFailure, 160));
-    if (s.verdict === 'precision' && s.precisionNote) add(s.op, `precision only: ${clip(s.precisionNote, 200)}`);
+    if (s.verdict === 'precision')
+      add(s.op, `precision only: ${s.precisionOutputs.join(', ')} beyond the exact-reference tolerance in ${s.golden.precision + s.properties.precision} answer(s), within the float32 precision model (at most ${pct(s.precisionShare)} of its bound)`);
   }
   return [...byOp.entries()].map(([op, l]) => `  ${op}: ${l.join('; ')}`);
 };

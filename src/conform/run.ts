@@ -152,6 +152,9 @@ export interface SuiteReport {
   readonly failures: FailureReport[];
   /** The first `precision` difference, in one line. */
   precisionNote: string | null;
+  /** The outputs found within their precision models only, and the largest share of a bound used. */
+  readonly precisionOutputs: string[];
+  precisionShare: number;
   readonly probes: ProbeReport[];
   coverage: Coverage | null;
   notes: string[];
@@ -227,6 +230,8 @@ const newReport = (suite: Suite, goldenTotal: number): SuiteReport => ({
   failureFile: null,
   failures: [],
   precisionNote: null,
+  precisionOutputs: [],
+  precisionShare: 0,
   probes: [],
   coverage: null,
   notes: [],
@@ -242,6 +247,12 @@ const attrRegion = (def: AnyOpDef, req: Req): string => {
     .join(',');
 };
 
+/** An attr as a request spells it: `name=value` when given, `name` (its default) when left out. */
+const spelled = (req: Req, name: string): string => {
+  const v = req.attrs[name];
+  return v === undefined || v === null ? name : `${name}=${JSON.stringify(v)}`;
+};
+
 /** One suite's run: its counters, the port's health, what it learned, the failures by signature. */
 class SuiteRun {
   readonly rep: SuiteReport;
@@ -252,7 +263,7 @@ class SuiteRun {
   private consecutiveFatal = 0;
   private anyAnswer = false;
   private gaveUp: string | null = null;
-  /** `attr=value` pairs the port answered unsupported, naming the attr. */
+  /** What the port answered unsupported, naming the attr: `attr=value` as given, or `attr` absent (its default). */
   private readonly refused = new Set<string>();
   private readonly coverage: CoverageCounter;
   private readonly probeKinds = new Map<string, number>();
@@ -293,11 +304,15 @@ class SuiteRun {
     return { req: d.req, original: narrowed, beyond: d.beyond };
   }
 
-  /** Whether the port has already answered one of this request's attr values unsupported. */
+  /**
+   * Whether the port has already answered one of this request's attrs unsupported, as the request
+   * spells it: an attr given (name and value: a port may refuse the name itself, as protocol 1.1
+   * says, or one value), or an attr left out (the port refused its default).
+   */
   knownUnsupported(req: Req): boolean {
     if (this.refused.size === 0) return false;
     const chosen = Object.fromEntries(this.def.attrs.map((a) => [a.name, effective(req, a)]));
-    return attrDefsFor(this.def, chosen).some((a) => this.refused.has(`${a.name}=${JSON.stringify(effective(req, a))}`));
+    return attrDefsFor(this.def, chosen).some((a) => this.refused.has(spelled(req, a.name)));
   }
 
   private judging(req: Req): JudgeOptions {
@@ -312,7 +327,8 @@ class SuiteRun {
     else {
       const r = referenceAnswer(req, this.conventions);
       if ('error' in r) {
-        this.note(`the reference refused a generated request (${r.error.code}: ${r.error.message.slice(0, 200)}): a bug of ohem-ref, please report it`);
+        // While shrinking, a candidate the reference refuses is just not a counterexample.
+        if (explore) this.note(`the reference refused a generated request (${r.error.code}: ${r.error.message.slice(0, 200)}): a bug of ohem-ref, please report it`);
         return null;
       }
       reference = r.outputs;
@@ -325,15 +341,12 @@ class SuiteRun {
       if (ans.kind === 'outputs' || (ans.kind === 'error' && ans.code !== 'unsupported' && ans.code !== 'unknown_op')) this.anyAnswer = true;
     }
     const j = judge(ans, reference, judging);
-    if (j.verdict === 'unsupported' && j.attr) {
-      const a = attrDefsFor(this.def, Object.fromEntries(this.def.attrs.map((x) => [x.name, effective(req, x)]))).find((x) => x.name === j.attr);
-      if (a) this.refused.add(`${a.name}=${JSON.stringify(effective(req, a))}`);
-    }
+    if (j.verdict === 'unsupported' && j.attr) this.refused.add(spelled(req, j.attr));
     if (explore && j.verdict !== 'unsupported' && (ans.kind === 'outputs' || ans.kind === 'error')) this.coverage.add(req);
     let attribution: Attribution | null = null;
     let signature = '';
     if (j.verdict === 'fail') {
-      attribution = expected ? null : attribute(this.def, req, ans, this.conventions, judging);
+      attribution = expected ? null : attribute(this.def, req, ans, this.conventions, judging, this.ctx.caps);
       // What explains a failure tells two bugs apart better than the output it shows in first
       // (one rounding bug moves top in one request and only argmax in another).
       signature = isFatal(ans) ? j.kind : `${j.kind}|${attribution ? attribution.label : `unexplained|${attrRegion(this.def, req)}`}`;
@@ -360,7 +373,9 @@ class SuiteRun {
       if (j.verdict === 'pass') c.passed++;
       else {
         c.precision++;
-        this.rep.precisionNote ??= `${j.message} (within the float32 precision model of ${j.output})`;
+        this.rep.precisionNote ??= j.message;
+        if (!this.rep.precisionOutputs.includes(j.output)) this.rep.precisionOutputs.push(j.output);
+        this.rep.precisionShare = Math.max(this.rep.precisionShare, j.diff.share);
       }
     } else if (j.verdict === 'unsupported') c.unsupported++;
   }
@@ -610,7 +625,7 @@ const runSuite = async (ctx: SuiteContext, golden: readonly GoldenCase[]): Promi
       c.request as unknown as Req,
     );
     rep.counterexample = `golden ${c.name}: ${summarise(c.request as unknown as Req)}`;
-    const attribution = attribute(suite.def, c.request as unknown as Req, t.ans, conventionsOf(ctx.profile, suite.op), { tolerances: c.tolerance, optional: c.optional_outputs ?? [] });
+    const attribution = attribute(suite.def, c.request as unknown as Req, t.ans, conventionsOf(ctx.profile, suite.op), { tolerances: c.tolerance, optional: c.optional_outputs ?? [] }, ctx.caps);
     if (attribution) run.note(`golden case ${c.name}: reproduced by ${attribution.label}: the port ${attribution.means}`);
   }
   return run.finish();

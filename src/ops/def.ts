@@ -470,6 +470,7 @@ export const schemaOf = (def: AnyOpDef) => ({
     name: i.name,
     dtypes: i.dtypes,
     ...(i.accepts ? { also_accepts: i.accepts } : {}),
+    ...(i.integral ? { integral: i.integral } : {}),
     shape: shapeText(i.shape),
     presence: i.presence === undefined ? 'required' : typeof i.presence === 'string' ? i.presence : i.presence.doc,
     doc: i.doc,

@@ -12,6 +12,7 @@ import * as E from 'fp-ts/lib/Either.js';
 import { type Result, type Tensor, adoptTensor, checkFinite, valueError } from '../core/internal.js';
 import { type InputDef, type OpDef, type Tolerance, opFn } from './def.js';
 import { referenceKernels } from './kernels.js';
+import { LINEAR_BACKWARD, LINEAR_Y } from './precision.js';
 
 type Num = ArrayLike<number>;
 
@@ -199,7 +200,7 @@ export const linearDef: OpDef<Record<string, never>, { readonly y: Tensor<'float
   doc: 'docs/semantics.md#innerproduct',
   inputs: [dense('x', ['R', 'K'], 'the input rows [R, K]'), dense('w', ['M', 'K'], 'the weights [M, K] (out, in)'), dense('b', ['M'], 'the bias [M]')],
   attrs: [],
-  outputs: [{ name: 'y', dtype: 'float32', shape: ['R', 'M'], tolerance: ONE_ULP, doc: 'y [R, M], each sum accumulated in float64 and stored once' }],
+  outputs: [{ name: 'y', dtype: 'float32', shape: ['R', 'M'], tolerance: ONE_ULP, precision: LINEAR_Y, doc: 'y [R, M], each sum accumulated in float64 and stored once' }],
   kernels: ['linear'],
   check: (v) => checkAllFinite(v, ['x', 'w', 'b']),
   run: (v, k) => {
@@ -219,9 +220,9 @@ export const linearBackwardDef: OpDef<Record<string, never>, { readonly dx: Tens
   inputs: [dense('x', ['R', 'K'], 'the forward\'s input [R, K]'), dense('w', ['M', 'K'], 'the weights [M, K]'), dense('dy', ['R', 'M'], 'the gradient of y [R, M]')],
   attrs: [],
   outputs: [
-    { name: 'dx', dtype: 'float32', shape: ['R', 'K'], tolerance: ONE_ULP, doc: 'dy·W' },
-    { name: 'dw', dtype: 'float32', shape: ['M', 'K'], tolerance: ONE_ULP, doc: 'dyᵀ·x' },
-    { name: 'db', dtype: 'float32', shape: ['M'], tolerance: ONE_ULP, doc: 'Σ_r dy' },
+    { name: 'dx', dtype: 'float32', precision: LINEAR_BACKWARD.dx, shape: ['R', 'K'], tolerance: ONE_ULP, doc: 'dy·W' },
+    { name: 'dw', dtype: 'float32', precision: LINEAR_BACKWARD.dw, shape: ['M', 'K'], tolerance: ONE_ULP, doc: 'dyᵀ·x' },
+    { name: 'db', dtype: 'float32', precision: LINEAR_BACKWARD.db, shape: ['M'], tolerance: ONE_ULP, doc: 'Σ_r dy' },
   ],
   kernels: ['linearBackward'],
   check: (v) => checkAllFinite(v, ['x', 'w', 'dy']),
