@@ -796,7 +796,13 @@ export const roiAlignBackwardDef: OpDef<RoiAlignBackwardAttrs, { readonly featur
     argmaxIn('argmax_y'),
     argmaxIn('argmax_x'),
   ],
-  attrs: [...roiAlignDef.attrs, { name: 'features_shape', domain: { kind: 'shape', rank: 4 }, doc: 'the [N, C, H, W] of the pooled features' }],
+  // onnxruntime's RoiAlign has no gradient: not a value of the backward's dialect.
+  attrs: [
+    ...roiAlignDef.attrs.map((a) =>
+      a === ALIGN_DIALECT ? { ...a, domain: { kind: 'enum' as const, values: ['torchvision', 'mmcv'] }, doc: 'whose RoIAlign gradient: torchvision/detectron2/Caffe2 or mmcv (onnxruntime has none)' } : a,
+    ),
+    { name: 'features_shape', domain: { kind: 'shape', rank: 4 }, doc: 'the [N, C, H, W] of the pooled features' },
+  ],
   outputs: [
     {
       name: 'features_grad',
@@ -809,7 +815,6 @@ export const roiAlignBackwardDef: OpDef<RoiAlignBackwardAttrs, { readonly featur
   kernels: ['roiAlignBackward'],
   bind: (a) => ({ C: a.features_shape[1], pooled_h: a.pooled_h, pooled_w: a.pooled_w }),
   check: (v) => {
-    if (v.attrs.dialect === 'onnxruntime') return E.left(valueError('attrs.dialect', 'is "onnxruntime", whose RoiAlign has no gradient'));
     const c = checkAlign(v.attrs, v.inputs.rois, v.attrs.features_shape[0]);
     if (E.isLeft(c)) return c;
     for (const n of ['argmax_y', 'argmax_x'])

@@ -51,6 +51,9 @@ const caffeAttrs = fc.record(
     nms_threshold: fc.constantFrom(0.7, 0.5, 0.3),
     box_convention: enumArb('ohem_step', 'box_convention'),
     precision: enumArb('ohem_step', 'precision'),
+    // the selection is unambiguous (no tie, no IoU at the threshold): these change nothing, and a port must still read them
+    suppress: enumArb('ohem_step', 'suppress'),
+    ties: enumArb('ohem_step', 'ties'),
   },
   { requiredKeys: ['batch_size'] },
 );
@@ -59,7 +62,8 @@ const mmdetAttrs = fc.record({
   num: fc.integer({ min: 1, max: 12 }),
   pos_fraction: fc.constantFrom(0.25, 0.5, 1),
   neg_pos_ub: fc.constantFrom(-1, 1, 3),
-});
+  ties: enumArb('ohem_step', 'ties', { dialect: 'mmdet-ohem' }),
+}, { requiredKeys: ['dialect', 'num', 'pos_fraction', 'neg_pos_ub'] });
 const tfAttrs = fc.record(
   {
     dialect: fc.constant('tf-hard-example-miner'),
@@ -68,10 +72,14 @@ const tfAttrs = fc.record(
     iou_threshold: fc.constantFrom(0.7, 0.5, 0.3),
     max_negatives_per_positive: fc.constantFrom(null, 1, 3),
     min_negatives_per_image: fc.integer({ min: 0, max: 2 }),
+    ties: enumArb('ohem_step', 'ties', { dialect: 'tf-hard-example-miner' }),
   },
   { requiredKeys: ['dialect'] },
 );
-const ssdAttrs = fc.record({ dialect: fc.constant('ssd-hard-negative'), neg_pos_ratio: fc.constantFrom(1, 3, 0.5) }, { requiredKeys: ['dialect'] });
+const ssdAttrs = fc.record(
+  { dialect: fc.constant('ssd-hard-negative'), neg_pos_ratio: fc.constantFrom(1, 3, 0.5), ties: enumArb('ohem_step', 'ties', { dialect: 'ssd-hard-negative' }) },
+  { requiredKeys: ['dialect'] },
+);
 
 /** Attrs every request may carry besides the selection (each sometimes absent: the default). */
 const lossAttrs = fc.record(
