@@ -301,7 +301,7 @@ test('a port with two independent bugs in one op gets both reported, each shrunk
 
 test('a port that declares capabilities is sampled only in its values, and the coverage lists what it never saw, the defaults marked', async (t) => {
   if (!needPython(t)) return;
-  const r = await runConform({ port: fixture('capabilities_port.py'), ops: ['nms', 'top_k', 'ohem_select'], runs: RUNS, failuresDir: join(tmp, 'fail-caps'), log: () => undefined });
+  const r = await runConform({ port: fixture('capabilities_port.py'), ops: ['nms', 'top_k', 'ohem_select', 'roi_pool'], runs: RUNS, failuresDir: join(tmp, 'fail-caps'), log: () => undefined });
   show('conform: capabilities_port.py (declares capabilities)', r);
   // the port answers every value it left out wrongly on purpose: a pass means none was sent
   assert.equal(r.exitCode, 0, formatReport(r));
@@ -317,6 +317,8 @@ test('a port that declares capabilities is sampled only in its values, and the c
   const text = formatReport(r);
   assert.match(text, /nms: never tested: box_convention plus1° \(left out by its capabilities\), suppress ge \(left out by its capabilities\)/);
   assert.match(text, /top_k: never tested: ties index_desc° \(left out by its capabilities\)/);
+  // roi_pool without argmax: the port lists the outputs it returns, and only those are compared
+  assert.equal(row(r, 'roi_pool').verdict, 'pass');
   for (const d of ['mmdet-ohem', 'tf-hard-example-miner', 'ssd-hard-negative']) {
     const s = row(r, `ohem_select/${d}`);
     assert.equal(s.verdict, 'unsupported');

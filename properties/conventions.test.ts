@@ -12,7 +12,7 @@ import { sgdUpdate } from '../src/ops/sgd.js';
 import { dropout, dropoutBackward } from '../src/ops/activations.js';
 import { REGISTRY } from '../src/mining/registry.js';
 import { validateAttrs, completeAttrs, schemaOf } from '../src/ops/index.js';
-import { profileProblems, PROFILES } from '../src/conform/profiles.js';
+import { profileProblems, PROFILES } from '../src/protocol/profiles.js';
 import { handleRequest } from '../src/protocol/server.js';
 import { T, right, fcParams, f32 } from './support.js';
 

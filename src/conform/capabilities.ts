@@ -9,8 +9,17 @@
 import { attrDefsFor, type AnyOpDef, type AttrDef } from '../ops/index.js';
 import type { Req } from './suites.js';
 
-/** op → attr → the values the port implements. */
+/** op → attr → the values the port implements; under the key `outputs`, the outputs it returns (absent: all). */
 export type Capabilities = ReadonlyMap<string, ReadonlyMap<string, readonly unknown[]>>;
+
+/** The key of a port's list of the outputs it returns. */
+export const OUTPUTS_KEY = 'outputs';
+
+/** The outputs of an op that a port's capabilities say it does not return (a port may leave them out). */
+export const outputsLeftOut = (def: AnyOpDef, caps: Capabilities): string[] => {
+  const listed = caps.get(def.name)?.get(OUTPUTS_KEY);
+  return listed ? def.outputs.map((o) => o.name).filter((n) => !listed.includes(n)) : [];
+};
 
 const hasOwn = (o: object, k: string): boolean => Object.prototype.hasOwnProperty.call(o, k);
 
@@ -47,6 +56,13 @@ export const parseCapabilities = (raw: unknown, defOf: (op: string) => AnyOpDef 
     const known = allAttrs(def);
     const m = new Map<string, readonly unknown[]>();
     for (const [name, values] of Object.entries(attrs as Record<string, unknown>)) {
+      if (name === OUTPUTS_KEY) {
+        const outs = Array.isArray(values) ? values.filter((v) => def.outputs.some((o) => o.name === v)) : [];
+        if (!Array.isArray(values) || outs.length !== values.length || outs.length === 0)
+          notes.push(`info.capabilities.${op}.outputs: must list outputs of ${op} (${def.outputs.map((o) => o.name).join(', ')})${outs.length ? '; the others ignored' : ' (ignored)'}`);
+        if (outs.length) m.set(OUTPUTS_KEY, outs);
+        continue;
+      }
       const a = known.get(name);
       if (!a) {
         notes.push(`info.capabilities.${op}.${name}: not an attr of ${op} (ignored)`);

@@ -15,4 +15,4 @@
 export * from './run.js';
 export { formatReport, summarise, divergenceLines } from './report.js';
 export { replay } from './replay.js';
-export { PROFILES, findProfile, profileNames, type Profile } from './profiles.js';
+export { PROFILES, findProfile, profileNames, type Profile } from '../protocol/profiles.js';

@@ -32,9 +32,9 @@ import { stableJson } from './json.js';
 import { PortSession, isFatal, DEFAULT_STARTUP_MS, DEFAULT_TIMEOUT_MS, type Answer } from './session.js';
 import { judge, worse, type Judged, type JudgeOptions } from './judge.js';
 import { intoDomain, type Beyond } from './domain.js';
-import { CoverageCounter, effective, narrow, parseCapabilities, withinCapabilities, type Capabilities, type Coverage } from './capabilities.js';
+import { CoverageCounter, effective, narrow, outputsLeftOut, parseCapabilities, withinCapabilities, type Capabilities, type Coverage } from './capabilities.js';
 import { attribute, type Attribution } from './attribution.js';
-import { conventionsOf, findProfile, profileNames, type Profile } from './profiles.js';
+import { conventionsOf, findProfile, profileNames, type Profile } from '../protocol/profiles.js';
 import { precisionBounds, referenceAnswer } from './reference.js';
 import { answerForFile, readable, shellQuote, summarise } from './report.js';
 
@@ -272,7 +272,7 @@ class SuiteRun {
     this.rep = newReport(ctx.suite, goldenTotal);
     this.def = ctx.suite.def;
     this.conventions = conventionsOf(ctx.profile, ctx.suite.op);
-    this.optional = optionalOutputs(ctx.suite.op);
+    this.optional = [...optionalOutputs(ctx.suite.op), ...outputsLeftOut(this.def, ctx.caps)];
     this.startsBefore = ctx.session.starts;
     this.coverage = new CoverageCounter(this.def, ctx.suite.dialect ? { [this.def.variants![0].by]: ctx.suite.dialect } : {}, ctx.caps);
   }
@@ -470,7 +470,7 @@ const runSuite = async (ctx: SuiteContext, golden: readonly GoldenCase[]): Promi
     }
     const t = await run.trial(req, {
       outputs: c.expected as Record<string, unknown>,
-      judging: { tolerances: c.tolerance, precision: precisionBounds(suite.def, req), optional: c.optional_outputs ?? optionalOutputs(suite.op) },
+      judging: { tolerances: c.tolerance, precision: precisionBounds(suite.def, req), optional: [...(c.optional_outputs ?? optionalOutputs(suite.op)), ...outputsLeftOut(suite.def, ctx.caps)] },
     });
     if (ctx.signal?.aborted) {
       rep.golden.skipped++; // the answer was cut short by the interruption: not the port's fault

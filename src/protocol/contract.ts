@@ -6,6 +6,7 @@
  */
 import { type AnyOpDef, type AttrDef, domainText } from '../ops/index.js';
 import { REGISTRY } from '../mining/registry.js';
+import { PROFILES } from './profiles.js';
 
 export const TABLE_BEGIN = '<!-- BEGIN OP TABLE: generated from the registry by `npm run docs`; do not edit by hand -->';
 export const TABLE_END = '<!-- END OP TABLE -->';
@@ -63,7 +64,39 @@ const toleranceRows = (defs: readonly AnyOpDef[]): string[] =>
     return [...groups.values()].map((g) => `| \`${d.name}\` | ${g.outs.join(', ')} | ${num(g.atol)} | ${num(g.rtol)} | ${cell(g.note)} |`);
   });
 
-/** The generated tables (ops, then tolerances), markers included. */
+/** One row per output with a precision model: op, outputs, the model and its bound. */
+const precisionRows = (defs: readonly AnyOpDef[]): string[] =>
+  defs.flatMap((d) => {
+    const groups = new Map<string, { outs: string[]; model: string; note: string }>();
+    for (const o of d.outputs) {
+      if (!o.precision) continue;
+      const key = `${o.precision.model}|${o.precision.note}`;
+      const g = groups.get(key) ?? { outs: [], model: o.precision.model, note: o.precision.note };
+      g.outs.push(`\`${o.name}\``);
+      groups.set(key, g);
+    }
+    return [...groups.values()].map((g) => `| \`${d.name}\` | ${g.outs.join(', ')} | ${cell(g.model)} | ${cell(g.note)} |`);
+  });
+
+/** One row per convention: op, name, its values (the default, the original's, first) with what each means. */
+const conventionRows = (defs: readonly AnyOpDef[]): string[] =>
+  defs.flatMap((d) =>
+    (d.conventions ?? []).map(
+      (c) => `| \`${d.name}\` | \`${c.name}\` | ${cell(Object.entries(c.means ?? {}).map(([v, m]) => `\`${v}\`${v === c.default ? ' (default)' : ''}: ${m}`).join('<br>'))} |`,
+    ),
+  );
+
+const profileRows = (): string[] =>
+  PROFILES.map(
+    (p) =>
+      `| \`${p.name}\` | ${cell(p.doc)} | ${
+        Object.entries(p.conventions)
+          .map(([op, c]) => `\`${op}\`: ${Object.entries(c).map(([k, v]) => `${k} = ${String(v)}`).join(', ')}`)
+          .join('<br>') || 'none (every convention at its default)'
+      } |`,
+  );
+
+/** The generated tables (ops, tolerances, precision models, conventions, profiles), markers included. */
 export const opTableMarkdown = (defs: readonly AnyOpDef[] = REGISTRY.defs): string => {
   const rows = defs.map((d) => `| \`${d.name}\` v${d.version} | ${cell(inputsText(d))} | ${cell(attrsText(d))} | ${cell(outputsText(d))} |`);
   return [
@@ -82,6 +115,30 @@ export const opTableMarkdown = (defs: readonly AnyOpDef[] = REGISTRY.defs): stri
     '| op | outputs | atol | rtol | why |',
     '|---|---|---|---|---|',
     ...toleranceRows(defs),
+    '',
+    '### Precision models',
+    '',
+    'The second, wider bound of a float output that a port computing in plain float32 may use (a GEMM accumulating in float32, exp of x − max rounded in float32). A difference beyond the tolerance but within tolerance + bound is conform\'s verdict `precision`: reported, not failed (`--strict` fails it). u = 2⁻²⁴.',
+    '',
+    '| op | outputs | model | bound per element |',
+    '|---|---|---|---|',
+    ...precisionRows(defs),
+    '',
+    '### Conventions (the reference only)',
+    '',
+    'Attrs of the reference alone that switch a choice the original makes silently to what another library does. The server accepts them; a port never receives them; golden requests never carry them. conform\'s attribution runs the reference under each other value, and its profiles set them.',
+    '',
+    '| op | convention | values |',
+    '|---|---|---|',
+    ...conventionRows(defs),
+    '',
+    '### Profiles',
+    '',
+    '`ohem-ref conform --profile NAME` judges a port against the reference run under these conventions.',
+    '',
+    '| profile | what | conventions |',
+    '|---|---|---|',
+    ...profileRows(),
     '',
     TABLE_END,
   ].join('\n');
