@@ -25,13 +25,17 @@ import { OP_VERSIONS, attrDefaults, completeAttrs, dialectOf, optionalOutputs, t
 import { EDGES, type Edge } from './edges.js';
 import { SUITES, type Req, type Suite } from './suites.js';
 import { stableJson } from './json.js';
+import { precisionBounds } from './reference.js';
 
 /**
  * 2: protocol 1.1 — every attr of the op's def spelled out (ohem_select/ohem_step: of the case's
  * dialect only), `protocol_minor` in every case and the manifest, ohem_select/ohem_step at op
  * version 2 (precision governs the NMS scores; batch_size 0 selects nothing).
+ * 3: `precision` — each float output whose def has a precision model (linear, softmax,
+ * softmax_loss) states the model, its justification and the bound at every element, so a port
+ * that checks itself against the files alone can judge a float32-accumulation difference.
  */
-export const GOLDEN_SCHEMA_VERSION = 2;
+export const GOLDEN_SCHEMA_VERSION = 3;
 export const DEFAULT_GOLDEN_SEED = 20161604;
 export const DEFAULT_PER_SUITE = 5;
 /** Draws per suite from which the generated cases are chosen. */
@@ -57,8 +61,18 @@ export interface GoldenCase {
   readonly request: Req;
   readonly expected: Readonly<Record<string, ExpectedTensor>>;
   readonly tolerance: Readonly<Record<string, Tolerance>>;
+  /** Outputs with a precision model: a port may differ from `expected` by up to `bound[i]` at element i. */
+  readonly precision: Readonly<Record<string, PrecisionStatement>>;
   readonly optional_outputs: readonly string[];
   readonly provenance: Readonly<Record<string, string | number>>;
+}
+
+/** A precision model as a case file states it (src/ops/precision.ts declares the models). */
+export interface PrecisionStatement {
+  readonly model: string;
+  readonly note: string;
+  /** The absolute bound at each element, row-major, as decimals (float64, shortest round trip). */
+  readonly bound: readonly number[];
 }
 
 export interface ManifestEntry {
@@ -235,6 +249,12 @@ const makeCase = (
   const tags = [...new Set([...meta.tags, ...(dialect ? [`dialect:${dialect}`] : []), ...autoTags(request.op, request, decoded)])].sort();
   const tolerance: Record<string, Tolerance> = {};
   for (const out of Object.keys(ans.expected)) tolerance[out] = suite.tolerances[out] ?? EXACT;
+  const bounds = precisionBounds(suite.def, request);
+  const precision: Record<string, PrecisionStatement> = {};
+  for (const o of suite.def.outputs) {
+    if (!o.precision || !(o.name in bounds) || !(o.name in ans.expected)) continue;
+    precision[o.name] = { model: o.precision.model, note: o.precision.note, bound: Array.from(bounds[o.name]!) };
+  }
   const name = `${suite.key}/${meta.name}`;
   const c: GoldenCase = {
     schema_version: GOLDEN_SCHEMA_VERSION,
@@ -252,6 +272,7 @@ const makeCase = (
     request,
     expected: ans.expected,
     tolerance,
+    precision,
     optional_outputs: [...optionalOutputs(request.op)],
     provenance: {
       generator: 'ohem-ref golden',
