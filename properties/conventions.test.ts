@@ -10,6 +10,8 @@ import fc from 'fast-check';
 import { softmaxCE } from '../src/ops/losses.js';
 import { sgdUpdate } from '../src/ops/sgd.js';
 import { dropout, dropoutBackward } from '../src/ops/activations.js';
+import { nms } from '../src/ops/nms.js';
+import { selectHard } from '../src/mining/select.js';
 import { REGISTRY } from '../src/mining/registry.js';
 import { validateAttrs, completeAttrs, schemaOf } from '../src/ops/index.js';
 import { profileProblems, PROFILES } from '../src/protocol/profiles.js';
@@ -113,6 +115,34 @@ test('dropout ratio_precision = float64: the scale of 0.6 is 2.5 (1/(1 − 0.6) 
   assert.notEqual(Math.fround(1 / (1 - Math.fround(0.6))), 2.5);
   assert.equal(right(dropout({ x, mask }, { ratio: 0.6, ratio_precision: 'float64' })).y.data[0], 2.5);
   assert.equal(right(dropoutBackward({ dy: x, mask }, { ratio: 0.6, ratio_precision: 'float64' })).dx.data[0], 2.5);
+});
+
+test('nms threshold_cast = double: IoU exactly 0.5 against threshold 0.5 − 2⁻²⁷ (fl32: 0.5) is kept by the GPU NMS, suppressed by torchvision (float IoU > double threshold)', () => {
+  // continuous boxes [0,0,2,2] (area 4) and [0,0,2,1] (area 2): inter 2, union 4 + 2 − 2 = 4, IoU 0.5 exactly
+  const boxes = T('float32', [2, 4], [0, 0, 2, 2, 0, 0, 2, 1]);
+  const scores = T('float32', [2], [0.9, 0.8]);
+  const threshold = 0.5 - 2 ** -27;
+  assert.equal(Math.fround(threshold), 0.5);
+  const attrs = { threshold, box_convention: 'continuous' } as const;
+  assert.deepEqual(Array.from(right(nms({ boxes, scores }, attrs)).keep.data), [0, 1]);
+  assert.deepEqual(Array.from(right(nms({ boxes, scores }, { ...attrs, threshold_cast: 'double' })).keep.data), [0]);
+  // suppress ge already compares with the double: the convention changes nothing there
+  assert.deepEqual(Array.from(right(nms({ boxes, scores }, { ...attrs, suppress: 'ge' })).keep.data), [0]);
+  assert.deepEqual(Array.from(right(nms({ boxes, scores }, { ...attrs, suppress: 'ge', threshold_cast: 'double' })).keep.data), [0]);
+});
+
+test('ohem_select ssd negatives = rank: 3 positives at neg_pos_ratio 0.5 take ⌈1.5⌉ = 2 negatives (torchvision: idx_rank < 1.5), Caffe SSD ⌊1.5⌋ = 1', () => {
+  const inputs = {
+    rois: T('float32', [5, 5], new Array(25).fill(0)),
+    labels: T('float32', [5], [1, 0, 0, 1, 1]),
+    loss: T('float64', [5], [0, 0, 0, 0, 0]),
+    cls_loss: T('float64', [5], [0.1, 0.9, 0.8, 0.2, 0.3]),
+  };
+  const attrs = { dialect: 'ssd-hard-negative', neg_pos_ratio: 0.5 } as const;
+  assert.deepEqual(Array.from(right(selectHard(inputs, attrs)).hard_inds.data), [0, 1, 3, 4]);
+  assert.deepEqual(Array.from(right(selectHard(inputs, { ...attrs, negatives: 'rank' })).hard_inds.data), [0, 1, 2, 3, 4]);
+  // an integral ratio·#pos: both counts agree
+  assert.deepEqual(Array.from(right(selectHard(inputs, { ...attrs, neg_pos_ratio: 1 / 3, negatives: 'rank' })).hard_inds.data), [0, 1, 3, 4]);
 });
 
 test('the server takes a convention as an attr of the reference, and refuses a value outside its domain naming it', () => {

@@ -680,9 +680,8 @@ def op_dropout_backward(raw, I):
     m = check_mask("mask", I.get("mask", None, F32I))
     if m.shape != dy.shape:
         raise invalid(f"inputs.mask: shape {list(m.shape)} must equal dy's {list(dy.shape)}")
-    xt = torch.zeros(dy.shape, dtype=torch.float32, requires_grad=True)
-    (xt * t32(m) * scale).backward(t32(dy))
-    return {"dx": xt.grad}
+    # the backward torch's F.dropout records (aten::native_dropout_backward: grad * mask * scale)
+    return {"dx": torch.ops.aten.native_dropout_backward(t32(dy), t32(m) != 0, float(scale))}
 
 
 def op_softmax(raw, I):
@@ -806,9 +805,10 @@ def op_sgd_update(raw, I):
 
 
 def roi_loss_torch(prob, labels, bbox=None, eps=2.0**-52):
-    """The hardness of OHEMDataLayer.forward as a torch porter writes it (float32 throughout,
-    widened at the end): -log(max(p_label, eps)) + the unnormalised smooth L1 (sigma 1) of the
-    foreground RoIs. `bbox` = (pred, targets, inside, outside)."""
+    """The hardness of OHEMDataLayer.forward as a torch porter writes it from the original's
+    numpy: -log(max(p_label, eps)) in float32, widened; the unnormalised smooth L1 (sigma 1) of the
+    foreground RoIs with the float32 difference and F.smooth_l1_loss and the row sum in float64
+    (the original's numpy promotes there). `bbox` = (pred, targets, inside, outside)."""
     r = prob.shape[0]
     p = prob[torch.arange(r), labels]
     cls = -torch.log(torch.clamp(p, min=eps))
@@ -816,9 +816,9 @@ def roi_loss_torch(prob, labels, bbox=None, eps=2.0**-52):
         box = torch.zeros(r, dtype=torch.float32)
     else:
         pred, tgt, w_in, w_out = bbox
-        x = w_in * (pred - tgt)
+        x = (w_in * (pred - tgt)).double()
         s = F.smooth_l1_loss(x, torch.zeros_like(x), reduction="none", beta=1.0)
-        box = torch.where(labels > 0, (w_out * s).sum(dim=1), torch.zeros(r, dtype=torch.float32))
+        box = torch.where(labels > 0, (w_out.double() * s).sum(dim=1), torch.zeros(r, dtype=torch.float64))
     cls64 = cls.double()
     box64 = box.double()
     return cls64 + box64, cls64, box64
@@ -896,7 +896,14 @@ def select_hard(c, loss, rois, labels, cls_loss=None, bbox_loss=None):
             _, img = torch.unique(rois[:, 0].to(torch.float32), return_inverse=True)
             lab_values, lab = torch.unique(labels, return_inverse=True)
             groups = img * lab_values.numel() + lab
-            keep = tvops.batched_nms(rois[:, 1:5].to(c["dt"]), loss.to(c["dt"]), groups, c["nms_threshold"])
+            # one torchvision.ops.nms per (image, label) group, in the original's loop order:
+            # batched_nms would hand back one keep list in score order, so equal losses of two
+            # groups would come out by RoI index instead of the original's group order.
+            parts = []
+            for g in torch.unique(groups).tolist():
+                idx = torch.nonzero(groups == g).flatten()
+                parts.append(idx[tvops.nms(rois[idx, 1:5].to(c["dt"]), loss[idx].to(c["dt"]), c["nms_threshold"])])
+            keep = torch.cat(parts)
         else:
             keep = torch.arange(r)
         order = torch.sort(loss[keep], descending=True, stable=True).indices

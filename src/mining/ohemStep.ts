@@ -70,7 +70,7 @@ import {
   type RoiPoolAttrs,
 } from '../ops/index.js';
 import { EPS_ATTR, roiLossKernel } from './hardness.js';
-import { BATCH_SIZE, DIALECT_ATTR, dialectVariant, runDialect, type SelectAttrs } from './select.js';
+import { BATCH_SIZE, DIALECT_ATTR, SELECT_CONVENTIONS, dialectVariant, runDialect, type SelectAttrs } from './select.js';
 import { PARAM_NAMES, headBackward, headForward, type Dropout, type GradName, type Head, type ParamName, type Pooling } from './head.js';
 
 export type HeadParams = { readonly [P in ParamName]: Tensor };
@@ -338,6 +338,7 @@ export const stepDef: OpDef<StepAttrs, Record<string, Tensor>> = {
   inputs: STEP_INPUTS,
   attrs: [...POOL_ATTRS, POOLER_ATTR, { ...DROPOUT_RATIO, name: 'dropout_ratio' }, DIALECT_ATTR, EPS_ATTR, SIGMA_ATTR, NORMALIZATION_ATTR],
   variants: [dialectVariant({ ...BATCH_SIZE, domain: { kind: 'int', min: 1 }, doc: `${BATCH_SIZE.doc}; ≥ 1 (the step trains on them)` }), POOLER_VARIANT],
+  conventions: SELECT_CONVENTIONS,
   outputs: [
     { name: 'roi_loss', dtype: 'float64', shape: ['R'], tolerance: HARDNESS, doc: 'the hardness of every RoI (ohem_roi_loss of the read-only pass)' },
     { name: 'cls_loss', dtype: 'float64', shape: ['R'], tolerance: HARDNESS, addition: true, doc: 'its classification part' },

@@ -14,11 +14,13 @@ import {
   type OpDef,
   type VariantDef,
   BOX_CONVENTION_ATTR,
+  NMS_CONVENTIONS,
   NMS_THRESHOLD,
   PRECISION_ATTR,
   ROIS_INPUT,
   SUPPRESS_ATTR,
   TIES_ATTR,
+  convention,
   exact,
   greedyNms,
   labelsInput,
@@ -29,6 +31,7 @@ import {
   type NmsAttrs,
   type NmsPrecision,
   type SuppressRule,
+  type ThresholdCast,
   type TieRule,
 } from '../ops/index.js';
 
@@ -43,6 +46,8 @@ export interface CaffeOhemAttrs {
   readonly suppress: SuppressRule;
   readonly ties: TieRule;
   readonly precision: NmsPrecision;
+  /** A reference convention (SELECT_CONVENTIONS); absent: `original`. */
+  readonly threshold_cast?: ThresholdCast;
 }
 export interface MmdetOhemAttrs {
   readonly num: number;
@@ -59,11 +64,29 @@ export interface TfMinerAttrs {
   readonly max_negatives_per_positive: number | null;
   readonly min_negatives_per_image: number;
   readonly ties: TieRule;
+  readonly threshold_cast?: ThresholdCast;
 }
 export interface SsdAttrs {
   readonly neg_pos_ratio: number;
   readonly ties: TieRule;
+  /** A reference convention (SELECT_CONVENTIONS); absent: `floor`. */
+  readonly negatives?: NegativeCount;
 }
+
+/** SSD's negative count: `floor`: ⌊ratio·#pos⌋ (Caffe SSD); `rank`: the ranks below ratio·#pos, ⌈ratio·#pos⌉ (torchvision). */
+export type NegativeCount = 'floor' | 'rank';
+
+/**
+ * The selection's conventions of the reference alone (docs/protocol.md "Conventions"), read by
+ * ohem_select and ohem_step: the NMS threshold's cast and SSD's negative count.
+ */
+export const SELECT_CONVENTIONS: readonly AttrDef[] = [
+  ...NMS_CONVENTIONS,
+  convention('negatives', 'ssd-hard-negative\'s negative count: floor: ⌊neg_pos_ratio·#pos⌋ (Caffe SSD MultiBoxLoss); rank: the negatives ranked below neg_pos_ratio·#pos, ⌈neg_pos_ratio·#pos⌉ (torchvision SSD)', {
+    floor: 'takes ⌊neg_pos_ratio·#pos⌋ negatives per image (Caffe SSD)',
+    rank: 'takes the negatives whose rank is below neg_pos_ratio·#pos, ⌈neg_pos_ratio·#pos⌉ of them (torchvision SSD\'s idx_rank < num_negative)',
+  }),
+];
 
 export type SelectAttrs = { readonly dialect: Dialect } & Partial<CaffeOhemAttrs & MmdetOhemAttrs & TfMinerAttrs & SsdAttrs>;
 
@@ -132,6 +155,7 @@ export const selectCaffeOhem = (d: SelectData, a: CaffeOhemAttrs): Int32Array =>
       suppress: a.suppress,
       ties: a.ties,
       precision: a.precision,
+      threshold_cast: a.threshold_cast,
     };
     keep = [];
     for (const g of imgIds)
@@ -178,6 +202,7 @@ export const selectTfMiner = (d: SelectData, a: TfMinerAttrs): Int32Array => {
       suppress: 'gt',
       ties: a.ties,
       precision: 'float32',
+      threshold_cast: a.threshold_cast,
     });
     // TF's NMS stops at max_output_size: the greedy keep list's prefix is exactly that.
     const n = a.num_hard_examples === 0 ? k.length : Math.min(a.num_hard_examples, k.length);
@@ -203,7 +228,8 @@ export const selectSsd = (d: SelectData, a: SsdAttrs): Int32Array => {
   for (const img of byImage(d.rois, d.R)) {
     const pos = img.filter((i) => d.labels[i] > 0);
     const neg = img.filter((i) => d.labels[i] === 0);
-    const nNeg = Math.min(Math.floor(a.neg_pos_ratio * pos.length), neg.length);
+    const wanted = a.neg_pos_ratio * pos.length;
+    const nNeg = Math.min(a.negatives === 'rank' ? Math.ceil(wanted) : Math.floor(wanted), neg.length);
     const chosen = [...pos, ...topOf(neg, d.cls!, nNeg, a.ties)].sort((x, y) => x - y);
     out.push(...chosen);
   }
@@ -350,6 +376,7 @@ export const selectDef: OpDef<SelectAttrs, { readonly hard_inds: Tensor<'int32'>
   inputs: SELECT_INPUTS,
   attrs: [DIALECT_ATTR],
   variants: [dialectVariant()],
+  conventions: SELECT_CONVENTIONS,
   outputs: [
     {
       name: 'hard_inds',

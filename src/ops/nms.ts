@@ -8,7 +8,7 @@
  */
 import * as E from 'fp-ts/lib/Either.js';
 import { type Result, type Tensor, adoptTensor, checkFinite, fround, rangeError } from '../core/internal.js';
-import { type AttrDef, type InputDef, type OpDef, exact, opFn } from './def.js';
+import { type AttrDef, type InputDef, type OpDef, convention, exact, opFn } from './def.js';
 import { referenceKernels } from './kernels.js';
 import { TIES_ATTR, type TieRule, orderDescending } from './topK.js';
 
@@ -26,7 +26,20 @@ export interface NmsAttrs {
   readonly suppress: SuppressRule;
   readonly ties: TieRule;
   readonly precision: NmsPrecision;
+  /** A reference convention (never sent to a port): which threshold the IoU meets; absent: `original`. */
+  readonly threshold_cast?: ThresholdCast;
 }
+
+/** `original`: gt compares with fl32(threshold), ge with the double; `double`: both with the double. */
+export type ThresholdCast = 'original' | 'double';
+
+/** The NMS conventions of the reference alone (docs/protocol.md "Conventions"): nms, ohem_select and ohem_step read them. */
+export const NMS_CONVENTIONS: readonly AttrDef[] = [
+  convention('threshold_cast', 'original: suppress gt compares the IoU with fl32(threshold) (the GPU NMS), ge with the double (the Cython NMS); double: both compare with the threshold as a double (torchvision: its float IoU is promoted to double)', {
+    original: 'compares the IoU with fl32(threshold) under suppress gt, as the GPU NMS does',
+    double: 'compares the float32 IoU with the threshold as a double (torchvision.ops.nms: IoU exactly fl32(threshold) is suppressed or kept otherwise)',
+  }),
+];
 
 /** The NMS conventions, shared by nms and the caffe-ohem selection (which names its threshold nms_threshold). */
 export const BOX_CONVENTION_ATTR: AttrDef = {
@@ -149,7 +162,7 @@ export const greedyNms = (boxes: ArrayLike<number>, scores: ArrayLike<number>, a
   // gt: the GPU kernel compares float IoU with (float)threshold (SPEC §4 table);
   // ge: the Cython NMS promotes the float32 IoU to double and compares with the double threshold.
   const thr = attrs.threshold;
-  const thrGt = f32 ? fl32(thr) : thr;
+  const thrGt = f32 && attrs.threshold_cast !== 'double' ? fl32(thr) : thr;
   const ge = attrs.suppress === 'ge';
 
   const suppressed = new Uint8Array(n);
@@ -185,6 +198,7 @@ export const nmsDef: OpDef<NmsAttrs, { readonly keep: Tensor<'int32'> }> = {
   doc: 'docs/semantics.md#nms',
   inputs: [boxesInput, scoresInput],
   attrs: [NMS_THRESHOLD, BOX_CONVENTION_ATTR, SUPPRESS_ATTR, TIES_ATTR, PRECISION_ATTR],
+  conventions: NMS_CONVENTIONS,
   outputs: [
     {
       name: 'keep',

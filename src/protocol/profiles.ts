@@ -17,13 +17,18 @@ export interface Profile {
 }
 
 const TORCH_DROPOUT = { ratio_precision: 'float64' } as const;
+const TORCH_NMS = { threshold_cast: 'double' } as const;
+const TORCH_SELECT = { ...TORCH_NMS, negatives: 'rank' } as const;
 
 export const PROFILES: readonly Profile[] = [
   { name: 'caffe', doc: 'the original: Caffe, py-faster-rcnn and OHEM (the default; every convention at its default)', conventions: {} },
   {
     name: 'torchvision',
-    doc: 'PyTorch and torchvision: F.cross_entropy (log-softmax, no clamp, mean over valid rows), torch.optim.SGD (lr outside the momentum buffer), F.dropout (the ratio as a double)',
+    doc: 'PyTorch and torchvision: F.cross_entropy (log-softmax, no clamp, mean over valid rows), torch.optim.SGD (lr outside the momentum buffer), F.dropout (the ratio as a double), torchvision.ops.nms (the float IoU against the threshold as a double), torchvision\'s SSD loss (⌈ratio·#pos⌉ negatives)',
     conventions: {
+      nms: TORCH_NMS,
+      ohem_select: TORCH_SELECT,
+      ohem_step: TORCH_SELECT,
       softmax_loss: { clamp: 'log_softmax', empty_normalizer: 'nan' },
       sgd_update: { momentum_rule: 'torch' },
       dropout: TORCH_DROPOUT,
