@@ -145,6 +145,79 @@ test('ohem_select ssd negatives = rank: 3 positives at neg_pos_ratio 0.5 take �
   assert.deepEqual(Array.from(right(selectHard(inputs, { ...attrs, neg_pos_ratio: 1 / 3, negatives: 'rank' })).hard_inds.data), [0, 1, 3, 4]);
 });
 
+test('nms corners = sorted: a flipped box (x2 < x1) is the box of its min/max corners (ONNX, TF); the original reads it as given, an empty box', () => {
+  // box 0 = (0, 1, 1, 0): y2 < y1. As given its height is −1: inter 0, never suppresses. Sorted it is (0, 0, 1, 1), box 1 itself.
+  const boxes = T('float32', [2, 4], [0, 1, 1, 0, 0, 0, 1, 1]);
+  const scores = T('float32', [2], [0.9, 0.8]);
+  const attrs = { threshold: 0.7, box_convention: 'continuous', ties: 'index_asc' } as const;
+  assert.deepEqual(Array.from(right(nms({ boxes, scores }, attrs)).keep.data), [0, 1]);
+  assert.deepEqual(Array.from(right(nms({ boxes, scores }, { ...attrs, corners: 'sorted' })).keep.data), [0]);
+});
+
+test('dropout_backward grad_order = scale_first: fl32(dy·scale)·mask, so dy = 3e38 at mask 0 is ∞·0 = NaN (tf.grad); Caffe multiplies the mask first: 0', () => {
+  const dy = T('float32', [2], [3e38, 3e38]);
+  const mask = T('float32', [2], [0, 1]);
+  const caffe = right(dropoutBackward({ dy, mask }, { ratio: 0.5 })).dx.data;
+  assert.deepEqual(Array.from(caffe), [0, Infinity]);
+  const tf = right(dropoutBackward({ dy, mask }, { ratio: 0.5, grad_order: 'scale_first' })).dx.data;
+  assert.ok(Number.isNaN(tf[0]));
+  assert.equal(tf[1], Infinity);
+  // wherever dy·scale stays finite the two orders agree bit for bit (m ∈ {0, 1})
+  fc.assert(
+    fc.property(fc.float({ noNaN: true, min: Math.fround(-1e30), max: Math.fround(1e30) }), fc.constantFrom(0, 1), fc.constantFrom(0.1, 0.5, 0.6), (g, m, ratio) => {
+      const a = right(dropoutBackward({ dy: T('float32', [1], [g]), mask: T('float32', [1], [m]) }, { ratio })).dx.data[0];
+      const b = right(dropoutBackward({ dy: T('float32', [1], [g]), mask: T('float32', [1], [m]) }, { ratio, grad_order: 'scale_first' })).dx.data[0];
+      return Object.is(a, b);
+    }),
+    fcParams(),
+  );
+});
+
+test('sgd_update momentum_rule = tf: acc = m·acc + g, θ −= η·acc, and at momentum 0 acc = g (tf.train.momentum); torch leaves it untouched', () => {
+  const base = { param: T('float32', [1], [1]), grad: T('float32', [1], [-1]), history: T('float32', [1], [0.5]) };
+  const attrs = { lr: 0.1, weight_decay: 0 } as const;
+  const tf9 = right(sgdUpdate(base, { ...attrs, momentum: 0.9, momentum_rule: 'tf' }));
+  const acc = Math.fround(Math.fround(0.9 * 0.5) + -1); // −0.55
+  assert.equal(tf9.history.data[0], acc);
+  assert.equal(tf9.param.data[0], Math.fround(1 - Math.fround(Math.fround(0.1) * acc)));
+  const tf0 = right(sgdUpdate(base, { ...attrs, momentum: 0, momentum_rule: 'tf' }));
+  assert.equal(tf0.history.data[0], -1);
+  const torch0 = right(sgdUpdate(base, { ...attrs, momentum: 0, momentum_rule: 'torch' }));
+  assert.equal(torch0.history.data[0], 0.5);
+  assert.equal(tf0.param.data[0], torch0.param.data[0]);
+});
+
+test('softmax_loss empty_normalizer = nan_grad: every label ignored gives loss NaN and NaN gradients, 0/0 (TF SUM_BY_NONZERO_WEIGHTS); with one valid row it changes nothing', () => {
+  const scores = T('float32', [2, 2], [0, 0, 1, 2]);
+  const ignored = right(softmaxCE({ scores, labels: T('float32', [2], [-1, -1]) }, { ignore_label: -1, empty_normalizer: 'nan_grad' }));
+  assert.ok(Number.isNaN(ignored.loss.data[0]));
+  assert.ok(Array.from(ignored.scores_grad.data).every(Number.isNaN));
+  const one = { scores, labels: T('float32', [2], [-1, 1]) };
+  const a = right(softmaxCE(one, { ignore_label: -1, empty_normalizer: 'nan_grad' }));
+  const b = right(softmaxCE(one, { ignore_label: -1 }));
+  assert.deepEqual(Array.from(a.scores_grad.data), Array.from(b.scores_grad.data));
+  assert.equal(a.loss.data[0], b.loss.data[0]);
+});
+
+test('ohem_select tf-hard-example-miner miner_nms = tfjs: the weighted losses tie in float32 where the double sums differ; IoU exactly 0.7 is suppressed (≥), kept by TF C++ (>)', () => {
+  // two disjoint boxes; cls = fl32(20 − 2⁻¹⁹), loc = fl32(1 − 2⁻²⁴), loc weight 1:
+  // float32: fl32(cls·fl32(0.05)) = loc, a tie; double: cls·0.05 = 0.99999990…, below loc once rounded for the NMS
+  const cls = Math.fround(20 - 2 ** -19);
+  const loc = Math.fround(1 - 2 ** -24);
+  assert.equal(Math.fround(cls * Math.fround(0.05)), loc);
+  assert.ok(Math.fround(cls * 0.05) < loc);
+  const rois = T('float32', [2, 5], [0, 0, 0, 1, 1, 0, 5, 5, 6, 6]);
+  const labels = T('float32', [2], [0, 0]);
+  const inputs = { rois, labels, loss: T('float64', [2], [0, 0]), cls_loss: T('float64', [2], [cls, 0]), bbox_loss: T('float64', [2], [0, loc]) };
+  const attrs = { dialect: 'tf-hard-example-miner', loc_loss_weight: 1 } as const;
+  assert.deepEqual(Array.from(right(selectHard(inputs, attrs)).hard_inds.data), [1, 0]);
+  assert.deepEqual(Array.from(right(selectHard(inputs, { ...attrs, miner_nms: 'tfjs' })).hard_inds.data), [0, 1]); // the tie: lower index first
+  // boxes (0, 0, 1, 10) and (0, 0, 1, 7): IoU 7/10 = 0.7 exactly in double
+  const nmsInputs = { ...inputs, rois: T('float32', [2, 5], [0, 0, 0, 1, 10, 0, 0, 0, 1, 7]), cls_loss: T('float64', [2], [2, 1]), bbox_loss: T('float64', [2], [0, 0]) };
+  assert.deepEqual(Array.from(right(selectHard(nmsInputs, { dialect: 'tf-hard-example-miner', loss_type: 'cls' })).hard_inds.data), [0, 1]);
+  assert.deepEqual(Array.from(right(selectHard(nmsInputs, { dialect: 'tf-hard-example-miner', loss_type: 'cls', miner_nms: 'tfjs' })).hard_inds.data), [0]);
+});
+
 test('the server takes a convention as an attr of the reference, and refuses a value outside its domain naming it', () => {
   const req = { id: 1, op: 'softmax_loss', inputs: { scores: { dtype: 'float32', shape: [1, 3], data: [-80, 0, 80] }, labels: { dtype: 'float32', shape: [1], data: [0] } } };
   const ok = handleRequest({ ...req, attrs: { clamp: 'log_softmax' } }) as { outputs: { loss: { data: number[] } } };

@@ -272,6 +272,18 @@ const num = (a: Record<string, unknown>, name: string, o: NumOpts = {}): number 
 /** The float32 values tfjs holds for a float wire tensor (float64 is rounded: tfjs has no float64). */
 const f32 = (t: WireTensor): Float32Array => (t.data instanceof Float32Array ? t.data : Float32Array.from(t.data));
 const tfFloat = (t: WireTensor): tf.Tensor => tf.tensor(f32(t), [...t.shape], 'float32');
+
+/**
+ * Where the contract gives a float64 tensor its own precision (nms's `precision: float64`, top_k's
+ * float64 values), a value that float32 cannot hold would be changed by tfjs's float32 tensors
+ * (distinct scores becoming a tie): refused as unsupported, what this port cannot express.
+ */
+const float32Exact = (t: WireTensor, name: string): void => {
+  if (t.dtype !== 'float64') return;
+  for (let i = 0; i < t.data.length; i++)
+    if (Math.fround(t.data[i]) !== t.data[i] && !Number.isNaN(t.data[i]))
+      throw unsupported(`inputs.${name}: element ${i} (${t.data[i]}) is not a float32 value, and tfjs has float32 tensors only`);
+};
 const outF32 = (x: tf.Tensor): WireTensor => tensor('float32', x.shape, x.dataSync());
 const outI32 = (x: tf.Tensor): WireTensor => tensor('int32', x.shape, x.dataSync());
 
@@ -316,6 +328,8 @@ const nms: Handler = (inputs, attrs) => {
   shapeIs(scores, 'scores', [n]);
   allFinite(boxes, 'boxes');
   allFinite(scores, 'scores');
+  float32Exact(boxes, 'boxes');
+  float32Exact(scores, 'scores');
   const keep = tf.image.nonMaxSuppression(toYX(tfFloat(boxes)), tfFloat(scores) as tf.Tensor1D, n, threshold);
   return { keep: outI32(keep) };
 };
@@ -326,6 +340,7 @@ const topK: Handler = (inputs, attrs) => {
   choice(a, 'ties', TIES, CAPABILITIES.top_k.ties);
   const values = input(inputs, 'values', 1);
   noNaN(values, 'values');
+  float32Exact(values, 'values');
   const n = values.shape[0];
   const { indices } = tf.topk(tfFloat(values), Math.min(k, n), true);
   return { indices: outI32(indices) };
@@ -530,7 +545,8 @@ const cropAndResize: Handler = (inputs, attrs) => {
   const extrapolation = num(a, 'extrapolation_value');
   choice(a, 'precision', ['float32', 'float64'], CAPABILITIES.crop_and_resize.precision);
   const maxpool = choice(a, 'maxpool', [0, 2]);
-  if (maxpool === 2 && (ch < 2 || cw < 2)) throw invalid(`attrs.maxpool: a 2×2 VALID max pool needs crop_h, crop_w ≥ 2 (got ${ch}×${cw})`);
+  // the contract's answer is an empty [R, C, ⌊crop_h/2⌋, ⌊crop_w/2⌋]; tf.maxPool throws on an input narrower than its window
+  if (maxpool === 2 && (ch < 2 || cw < 2)) throw unsupported(`attrs.maxpool: tf.maxPool's 2×2 VALID window does not fit a ${ch}×${cw} crop`);
   const { t: features, N, C } = featuresInput(inputs);
   const boxes = input(inputs, 'boxes', 2);
   const R = boxes.shape[0];

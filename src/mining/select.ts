@@ -32,6 +32,7 @@ import {
   type NmsPrecision,
   type SuppressRule,
   type ThresholdCast,
+  type Corners,
   type TieRule,
 } from '../ops/index.js';
 
@@ -48,6 +49,7 @@ export interface CaffeOhemAttrs {
   readonly precision: NmsPrecision;
   /** A reference convention (SELECT_CONVENTIONS); absent: `original`. */
   readonly threshold_cast?: ThresholdCast;
+  readonly corners?: Corners;
 }
 export interface MmdetOhemAttrs {
   readonly num: number;
@@ -65,6 +67,9 @@ export interface TfMinerAttrs {
   readonly min_negatives_per_image: number;
   readonly ties: TieRule;
   readonly threshold_cast?: ThresholdCast;
+  readonly corners?: Corners;
+  /** A reference convention (SELECT_CONVENTIONS); absent: `tf`. */
+  readonly miner_nms?: 'tf' | 'tfjs';
 }
 export interface SsdAttrs {
   readonly neg_pos_ratio: number;
@@ -85,6 +90,10 @@ export const SELECT_CONVENTIONS: readonly AttrDef[] = [
   convention('negatives', 'ssd-hard-negative\'s negative count: floor: ⌊neg_pos_ratio·#pos⌋ (Caffe SSD MultiBoxLoss); rank: the negatives ranked below neg_pos_ratio·#pos, ⌈neg_pos_ratio·#pos⌉ (torchvision SSD)', {
     floor: 'takes ⌊neg_pos_ratio·#pos⌋ negatives per image (Caffe SSD)',
     rank: 'takes the negatives whose rank is below neg_pos_ratio·#pos, ⌈neg_pos_ratio·#pos⌉ of them (torchvision SSD\'s idx_rank < num_negative)',
+  }),
+  convention('miner_nms', 'tf-hard-example-miner\'s NMS: tf: the float32 IoU > fl32(iou_threshold) (TF C++ NonMaxSuppressionV3); tfjs: the losses and their weighted sum in float32, the IoU in double, suppressed when ≥ iou_threshold (TensorFlow.js tensors and tf.image.nonMaxSuppression)', {
+    tf: 'suppresses when the float32 IoU exceeds fl32(iou_threshold) (TensorFlow\'s C++ kernel)',
+    tfjs: 'ranks float32 losses combined in float32 and suppresses when the IoU, in double, is at least iou_threshold (TensorFlow.js: IoU exactly at the threshold is suppressed)',
   }),
 ];
 
@@ -156,6 +165,7 @@ export const selectCaffeOhem = (d: SelectData, a: CaffeOhemAttrs): Int32Array =>
       ties: a.ties,
       precision: a.precision,
       threshold_cast: a.threshold_cast,
+      corners: a.corners,
     };
     keep = [];
     for (const g of imgIds)
@@ -193,16 +203,24 @@ export const selectMmdet = (d: SelectData, a: MmdetOhemAttrs): Int32Array => {
 export const selectTfMiner = (d: SelectData, a: TfMinerAttrs): Int32Array => {
   const out: number[] = [];
   for (const img of byImage(d.rois, d.R)) {
+    const tfjs = a.miner_nms === 'tfjs';
+    // tfjs has float32 tensors only: the losses, the weights and their combination are float32 there
+    const r = tfjs ? Math.fround : (x: number) => x;
     const losses = Float64Array.from(img, (i) =>
-      a.loss_type === 'cls' ? d.cls![i] : a.loss_type === 'loc' ? d.bbox![i] : d.cls![i] * a.cls_loss_weight + d.bbox![i] * a.loc_loss_weight,
+      a.loss_type === 'cls'
+        ? r(d.cls![i])
+        : a.loss_type === 'loc'
+          ? r(d.bbox![i])
+          : r(r(r(d.cls![i]) * r(a.cls_loss_weight)) + r(r(d.bbox![i]) * r(a.loc_loss_weight))),
     );
     const k = greedyNms(boxesOf(d.rois, img), losses, {
       threshold: a.iou_threshold,
       box_convention: 'continuous',
-      suppress: 'gt',
+      suppress: tfjs ? 'ge' : 'gt',
       ties: a.ties,
-      precision: 'float32',
+      precision: tfjs ? 'float64' : 'float32',
       threshold_cast: a.threshold_cast,
+      corners: a.corners,
     });
     // TF's NMS stops at max_output_size: the greedy keep list's prefix is exactly that.
     const n = a.num_hard_examples === 0 ? k.length : Math.min(a.num_hard_examples, k.length);

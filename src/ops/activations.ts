@@ -89,6 +89,8 @@ export interface DropoutAttrs {
   readonly ratio: number;
   /** Convention (reference only): the precision the ratio is held in before 1/(1 − ratio); the original's is float32. */
   readonly ratio_precision: 'float32' | 'float64';
+  /** Convention of dropout_backward (reference only): which product comes first; absent: `mask_first`. */
+  readonly grad_order?: 'mask_first' | 'scale_first';
 }
 
 /** The dropout convention other libraries choose otherwise (reference only, docs/protocol.md "Conventions"). */
@@ -121,10 +123,13 @@ export const dropoutScale = (ratio: number, input = 'attrs.ratio', precision: 'f
 };
 
 /** out = fl32(v·m·scale) (SPEC §8.2), a literal product: v·m is exact (m is 0 or 1). */
-export const dropoutRaw = (v: ArrayLike<number>, m: ArrayLike<number>, scale: number): Float32Array => {
+export const dropoutRaw = (v: ArrayLike<number>, m: ArrayLike<number>, scale: number, scaleFirst = false): Float32Array => {
   const out = allocate('float32', v.length);
   // A non-finite v with m = 0 gives NaN, as Caffe's product would (the input held a non-finite value).
-  for (let i = 0; i < v.length; i++) out[i] = v[i] * m[i] * scale;
+  // v·m·scale in double is fl32-exact before the store (v·m is exact, v·scale fits 48 bits);
+  // scale first rounds v·scale to float32 before ·m, so an overflow to ∞ meets m = 0 as NaN.
+  if (scaleFirst) for (let i = 0; i < v.length; i++) out[i] = Math.fround(v[i] * scale) * m[i];
+  else for (let i = 0; i < v.length; i++) out[i] = v[i] * m[i] * scale;
   return out;
 };
 
@@ -141,7 +146,18 @@ const dropoutCheck = (v: { inputs: Readonly<Record<string, Tensor>> }): Result<u
 
 /** The masked, scaled data; a ratio that rounds to 1 is the Left of `dropoutScale`. */
 const applyMask = (data: Tensor, mask: Tensor, a: DropoutAttrs): Result<Tensor<'float32'>> =>
-  E.map((scale: number) => adoptTensor('float32', data.shape, dropoutRaw(data.data, mask.data, scale)))(dropoutScale(a.ratio, 'attrs.ratio', a.ratio_precision));
+  E.map((scale: number) => adoptTensor('float32', data.shape, dropoutRaw(data.data, mask.data, scale, a.grad_order === 'scale_first')))(
+    dropoutScale(a.ratio, 'attrs.ratio', a.ratio_precision),
+  );
+
+/** dropout_backward's conventions: the forward's, and the order of the gradient's two products. */
+const DROPOUT_BACKWARD_CONVENTIONS: readonly AttrDef[] = [
+  ...DROPOUT_CONVENTIONS,
+  convention('grad_order', 'mask_first: dx = fl32(dy·mask·scale) (Caffe; torch\'s native_dropout_backward); scale_first: dx = fl32(dy·scale)·mask, the chain rule through x·mask·scale (tf.grad, autograd of the written product)', {
+    mask_first: 'multiplies dy by the mask first: a dropped unit\'s gradient is 0 whatever dy (Caffe)',
+    scale_first: 'multiplies dy by the scale first, as the chain rule through x·mask·scale does: dy·scale overflowing to ∞ meets mask 0 as NaN (tf.grad)',
+  }),
+];
 
 export const dropoutDef: OpDef<DropoutAttrs, { readonly y: Tensor<'float32'> }> = {
   name: 'dropout',
@@ -166,7 +182,7 @@ export const dropoutBackwardDef: OpDef<DropoutAttrs, { readonly dx: Tensor<'floa
   doc: 'docs/semantics.md#dropout',
   inputs: [anyFloat('dy', 'the gradient of y, any shape'), { ...MASK_INPUT, shape: { like: 'dy' } }],
   attrs: [DROPOUT_RATIO],
-  conventions: DROPOUT_CONVENTIONS,
+  conventions: DROPOUT_BACKWARD_CONVENTIONS,
   outputs: [{ name: 'dx', dtype: 'float32', shape: { like: 'dy' }, tolerance: exact('dy·m is exact; one float32 rounding of ·scale'), doc: 'dy·mask·scale' }],
   kernels: [],
   check: dropoutCheck,

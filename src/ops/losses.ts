@@ -20,7 +20,7 @@ export type Normalization = 'valid' | 'batch_size' | 'full' | 'none';
 export const NORMALIZATIONS: readonly Normalization[] = ['valid', 'batch_size', 'full', 'none'];
 
 export type Clamp = 'flt_min' | 'log_softmax';
-export type EmptyNormalizer = 'floor_one' | 'nan';
+export type EmptyNormalizer = 'floor_one' | 'nan' | 'nan_grad';
 
 export interface SoftmaxCEAttrs {
   /** Caffe `LossParameter.normalization` (default VALID, SPEC §7). */
@@ -42,9 +42,10 @@ export const SOFTMAX_LOSS_CONVENTIONS: readonly AttrDef[] = [
     flt_min: 'clamps p at FLT_MIN, so a row costs at most 87.3365 (Caffe)',
     log_softmax: 'takes the log-softmax without a clamp, so a row can cost more than 87.3365 (torch cross_entropy, TF)',
   }),
-  convention('empty_normalizer', 'floor_one: Z = max(1, n) (Caffe: a batch whose every label is ignored has loss 0); nan: Z = n, so 0/0 = NaN (torch mean reduction)', {
+  convention('empty_normalizer', 'floor_one: Z = max(1, n) (Caffe: a batch whose every label is ignored has loss 0); nan: Z = n, so 0/0 = NaN (torch mean reduction; its gradients stay 0); nan_grad: the same with NaN gradients (TF)', {
     floor_one: 'floors the normaliser at 1: a batch whose every label is ignored has loss 0 (Caffe)',
     nan: 'divides by the number of valid rows without a floor: a batch whose every label is ignored has loss NaN (torch cross_entropy, mean)',
+    nan_grad: 'divides loss and gradient by the number of valid rows: a batch whose every label is ignored has loss NaN and every gradient NaN, 0/0 (TensorFlow\'s SUM_BY_NONZERO_WEIGHTS)',
   }),
 ];
 
@@ -100,7 +101,9 @@ export const softmaxLossRaw = (
       g[o + k] = d * scale; // the store rounds: fl32(d · fl32(1/Z))
     }
   }
-  const loss = emptyNormalizer === 'nan' && n === 0 ? NaN : Math.fround(Math.fround(sum) / Z);
+  const unfloored = emptyNormalizer !== 'floor_one' && n === 0;
+  if (unfloored && emptyNormalizer === 'nan_grad') g.fill(NaN); // (0·(p − y))/0 in every entry
+  const loss = unfloored ? NaN : Math.fround(Math.fround(sum) / Z);
   return { loss, prob: p, grad: g };
 };
 

@@ -28,7 +28,12 @@ export interface NmsAttrs {
   readonly precision: NmsPrecision;
   /** A reference convention (never sent to a port): which threshold the IoU meets; absent: `original`. */
   readonly threshold_cast?: ThresholdCast;
+  /** A reference convention: whether each box's corners are sorted first; absent: `as_given`. */
+  readonly corners?: Corners;
 }
+
+/** `as_given`: (x1, y1, x2, y2) as they come (the original); `sorted`: min/max per axis first (ONNX, TF). */
+export type Corners = 'as_given' | 'sorted';
 
 /** `original`: gt compares with fl32(threshold), ge with the double; `double`: both with the double. */
 export type ThresholdCast = 'original' | 'double';
@@ -38,6 +43,10 @@ export const NMS_CONVENTIONS: readonly AttrDef[] = [
   convention('threshold_cast', 'original: suppress gt compares the IoU with fl32(threshold) (the GPU NMS), ge with the double (the Cython NMS); double: both compare with the threshold as a double (torchvision: its float IoU is promoted to double)', {
     original: 'compares the IoU with fl32(threshold) under suppress gt, as the GPU NMS does',
     double: 'compares the float32 IoU with the threshold as a double (torchvision.ops.nms: IoU exactly fl32(threshold) is suppressed or kept otherwise)',
+  }),
+  convention('corners', 'as_given: a box is (x1, y1, x2, y2) as it comes, so x2 < x1 is an empty box (the original); sorted: each box\'s corners are ordered per axis first, any diagonal pair (ONNX NonMaxSuppression, tf.image.non_max_suppression)', {
+    as_given: 'reads (x1, y1, x2, y2) as they come: a box with x2 < x1 or y2 < y1 is empty (the original)',
+    sorted: 'orders each box\'s corners per axis first, so a flipped box is a real box (ONNX Runtime, TensorFlow)',
   }),
 ];
 
@@ -138,11 +147,14 @@ export const greedyNms = (boxes: ArrayLike<number>, scores: ArrayLike<number>, a
   const x2 = new Float64Array(n);
   const y2 = new Float64Array(n);
   const area = new Float64Array(n);
+  const sorted = attrs.corners === 'sorted';
   for (let i = 0; i < n; i++) {
-    const a = f32 ? fl32(boxes[4 * i]) : boxes[4 * i];
-    const b = f32 ? fl32(boxes[4 * i + 1]) : boxes[4 * i + 1];
-    const c = f32 ? fl32(boxes[4 * i + 2]) : boxes[4 * i + 2];
-    const d = f32 ? fl32(boxes[4 * i + 3]) : boxes[4 * i + 3];
+    let a = f32 ? fl32(boxes[4 * i]) : boxes[4 * i];
+    let b = f32 ? fl32(boxes[4 * i + 1]) : boxes[4 * i + 1];
+    let c = f32 ? fl32(boxes[4 * i + 2]) : boxes[4 * i + 2];
+    let d = f32 ? fl32(boxes[4 * i + 3]) : boxes[4 * i + 3];
+    if (sorted && c < a) [a, c] = [c, a];
+    if (sorted && d < b) [b, d] = [d, b];
     x1[i] = a;
     y1[i] = b;
     x2[i] = c;

@@ -21,14 +21,15 @@ export interface SgdAttrs {
   /** Forward/backward passes accumulated into the gradient (OHEM: 2); a positive integer. */
   readonly iter_size: number;
   /** Convention (reference only): where lr sits; the original keeps it inside the momentum buffer. */
-  readonly momentum_rule: 'caffe' | 'torch';
+  readonly momentum_rule: 'caffe' | 'torch' | 'tf';
 }
 
 /** The momentum convention other libraries choose otherwise (reference only, docs/protocol.md "Conventions"). */
 export const SGD_CONVENTIONS: readonly AttrDef[] = [
-  convention('momentum_rule', 'caffe: v = m·v + η·g, θ −= v; torch: v = m·v + g, θ −= η·v, and momentum 0 leaves v untouched (torch.optim.SGD, dampening 0)', {
+  convention('momentum_rule', 'caffe: v = m·v + η·g, θ −= v; torch: v = m·v + g, θ −= η·v, and momentum 0 leaves v untouched (torch.optim.SGD, dampening 0); tf: the same with v = g at momentum 0 (tf.train.momentum)', {
     caffe: 'keeps lr inside the momentum buffer: v = m·v + η·g, θ −= v (Caffe)',
     torch: 'keeps lr outside the momentum buffer: v = m·v + g, θ −= η·v, and leaves v untouched at momentum 0 (torch.optim.SGD)',
+    tf: 'keeps lr outside the accumulator: v = m·v + g, θ −= η·v, at momentum 0 too (v = g; tf.train.momentum, Keras SGD)',
   }),
 ];
 
@@ -120,6 +121,7 @@ export const sgdDef: OpDef<SgdAttrs, { readonly param: Tensor<'float32'>; readon
     const norm = Math.fround(1 / iterSize); // Dtype(1.) / iter_size
     const scaleGrad = iterSize > 1; // Normalize returns early when iter_size == 1
     const torch = v.attrs.momentum_rule === 'torch';
+    const tf = v.attrs.momentum_rule === 'tf';
     const t = v.inputs.param.data;
     const gd = v.inputs.grad.data;
     const h = v.inputs.history.data;
@@ -135,6 +137,9 @@ export const sgdDef: OpDef<SgdAttrs, { readonly param: Tensor<'float32'>; readon
       if (torch) {
         vi = m === 0 ? h[i] : Math.fround(Math.fround(m * h[i]) + g);
         th = Math.fround(t[i] - Math.fround(localRate * (m === 0 ? g : vi)));
+      } else if (tf) {
+        vi = Math.fround(Math.fround(m * h[i]) + g);
+        th = Math.fround(t[i] - Math.fround(localRate * vi));
       } else {
         vi = Math.fround(Math.fround(m * h[i]) + Math.fround(localRate * g));
         th = Math.fround(t[i] - vi);

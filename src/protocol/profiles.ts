@@ -16,6 +16,7 @@ export interface Profile {
   readonly conventions: Readonly<Record<string, Readonly<Record<string, unknown>>>>;
 }
 
+/** The dropout scale of torch and TF: 1/(1 − ratio) of the ratio as a double. */
 const TORCH_DROPOUT = { ratio_precision: 'float64' } as const;
 const TORCH_NMS = { threshold_cast: 'double' } as const;
 const TORCH_SELECT = { ...TORCH_NMS, negatives: 'rank' } as const;
@@ -33,6 +34,27 @@ export const PROFILES: readonly Profile[] = [
       sgd_update: { momentum_rule: 'torch' },
       dropout: TORCH_DROPOUT,
       dropout_backward: TORCH_DROPOUT,
+    },
+  },
+  {
+    name: 'onnxruntime',
+    doc: 'ONNX Runtime: NonMaxSuppression (corners sorted per axis), SoftmaxCrossEntropyLoss (log-softmax, no clamp, mean over valid rows)',
+    conventions: {
+      nms: { corners: 'sorted' },
+      softmax_loss: { clamp: 'log_softmax', empty_normalizer: 'nan' },
+    },
+  },
+  {
+    name: 'tfjs',
+    doc: 'TensorFlow.js: tf.image.nonMaxSuppression (corners sorted, IoU ≥ threshold in double), tf.losses.softmaxCrossEntropy (log-softmax, no clamp), the dropout scale of the ratio as a double and its tf.grad (dy·scale first), tf.train.momentum (lr outside the accumulator)',
+    conventions: {
+      nms: { corners: 'sorted' },
+      ohem_select: { corners: 'sorted', miner_nms: 'tfjs' },
+      ohem_step: { corners: 'sorted', miner_nms: 'tfjs' },
+      softmax_loss: { clamp: 'log_softmax', empty_normalizer: 'nan_grad' },
+      dropout: TORCH_DROPOUT,
+      dropout_backward: { ...TORCH_DROPOUT, grad_order: 'scale_first' },
+      sgd_update: { momentum_rule: 'tf' },
     },
   },
 ];
